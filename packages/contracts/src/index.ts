@@ -1,0 +1,10 @@
+import './formats';
+export * from './api/common';
+export * from './api/user';
+export * from './api/conversation';
+export * from './api/message';
+export * from './api/notification';
+export * from './events/payloads';
+export * from './events/catalog';
+export * from './events/envelope';
+export * from './events/rpc';
