@@ -1,3 +1,4 @@
+import '../formats';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { EVENT_SCHEMAS, EVENT_VERSION, type EventData, type EventType } from './catalog';
