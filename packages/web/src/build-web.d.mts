@@ -1,0 +1,1 @@
+export function buildWeb(opts?: { outDir?: string; minify?: boolean }): Promise<string>;
