@@ -1,27 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { KeyValueUnavailableError } from '../src/kv/key-value';
 import { createRedisKv } from '../src/kv/redis-kv';
+import { deleteKeysWithPrefix, uniqueTestPrefix } from '../src/testing/infra';
 import { runKvContract } from '../src/testing/kv.contract';
+import { requireServers, testServers } from '../src/testing/servers';
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `test:kv:${randomUUID()}:`;
+await requireServers(['redis']);
 
-async function deletePrefix(p: string) {
-  const r = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
-  await r.quit();
-}
+const { redisUrl } = testServers();
+const prefix = `test:${uniqueTestPrefix('kv')}:`;
 
 runKvContract('redis', (p) => createRedisKv({ url: redisUrl, prefix: p }), {
   prefix,
-  after: () => deletePrefix(prefix),
+  after: async () => {
+    await deleteKeysWithPrefix(redisUrl, prefix);
+  },
 });
 
 describe('redis kv when Redis is unreachable', () => {
