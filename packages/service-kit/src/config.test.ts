@@ -50,7 +50,12 @@ describe('loadConfig', () => {
     ]);
     let error: unknown;
     try {
-      loadConfig(schema, { PORT: 'abc', LOG_LEVEL: 'loud', AUTH_KEY_ENCRYPTION_SECRET: 'short-secret-value', FLAG: 'x' });
+      loadConfig(schema, {
+        PORT: 'abc',
+        LOG_LEVEL: 'loud',
+        AUTH_KEY_ENCRYPTION_SECRET: 'short-secret-value',
+        FLAG: 'x',
+      });
     } catch (err) {
       error = err;
     }

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  currentHeaders,
-  currentRequestId,
-  isValidRequestId,
-  parseTraceparent,
-  withRequestContext,
-} from './context';
+import { currentHeaders, currentRequestId, isValidRequestId, parseTraceparent, withRequestContext } from './context';
 
 describe('request context', () => {
   it('is empty outside any request', () => {

@@ -94,10 +94,20 @@ describe('toErrorResponse', () => {
 describe('detailsFromAjv', () => {
   it('names the field of required, unknown, type and format errors', () => {
     const details = detailsFromAjv([
-      { keyword: 'required', instancePath: '', params: { missingProperty: 'email' }, message: "must have required property 'email'" },
+      {
+        keyword: 'required',
+        instancePath: '',
+        params: { missingProperty: 'email' },
+        message: "must have required property 'email'",
+      },
       { keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'admin' }, message: 'x' },
       { keyword: 'type', instancePath: '/age', params: { type: 'integer' }, message: 'must be integer' },
-      { keyword: 'format', instancePath: '/attachments/0/url', params: { format: 'uri' }, message: 'must match format "uri"' },
+      {
+        keyword: 'format',
+        instancePath: '/attachments/0/url',
+        params: { format: 'uri' },
+        message: 'must match format "uri"',
+      },
     ]);
     expect(details).toEqual([
       { field: 'email', code: 'required', message: 'is required' },
@@ -109,8 +119,18 @@ describe('detailsFromAjv', () => {
 
   it('folds the branches of a failed union of literals into one detail listing the allowed values', () => {
     const details = detailsFromAjv([
-      { keyword: 'const', instancePath: '/type', params: { allowedValue: 'direct' }, message: 'must be equal to constant' },
-      { keyword: 'const', instancePath: '/type', params: { allowedValue: 'group' }, message: 'must be equal to constant' },
+      {
+        keyword: 'const',
+        instancePath: '/type',
+        params: { allowedValue: 'direct' },
+        message: 'must be equal to constant',
+      },
+      {
+        keyword: 'const',
+        instancePath: '/type',
+        params: { allowedValue: 'group' },
+        message: 'must be equal to constant',
+      },
       {
         keyword: 'anyOf',
         instancePath: '/type',
@@ -123,8 +143,8 @@ describe('detailsFromAjv', () => {
   });
 
   it('names the part itself when the whole part is wrong', () => {
-    expect(detailsFromAjv([{ keyword: 'type', instancePath: '', params: {}, message: 'must be object' }], 'body')).toEqual([
-      { field: 'body', code: 'invalid_type', message: 'must be object' },
-    ]);
+    expect(
+      detailsFromAjv([{ keyword: 'type', instancePath: '', params: {}, message: 'must be object' }], 'body'),
+    ).toEqual([{ field: 'body', code: 'invalid_type', message: 'must be object' }]);
   });
 });
