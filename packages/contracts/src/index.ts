@@ -8,3 +8,4 @@ export * from './events/payloads';
 export * from './events/catalog';
 export * from './events/envelope';
 export * from './events/rpc';
+export * from './ws';

@@ -1,0 +1,139 @@
+/**
+ * One WebSocket connection: authentication (upgrade header or first `auth`
+ * frame within 5 s), per-frame validation and rate limit, the ordered
+ * delivery of `message.*` events (no `rev` twice, nothing interleaved with a
+ * running `resume`), and slow-reader protection.
+ *
+ * The behaviour of each frame lives in `RealtimeService`; this class holds
+ * the per-socket state and the wire.
+ */
+import { type ServerFrame, WS_CLOSE } from '@parley/contracts';
+import type { WebSocket } from 'ws';
+import { FrameRateLimiter } from './frame-rate';
+
+export type ConnectionState = 'pending' | 'open' | 'closed';
+
+export interface ConnectionLimits {
+  maxBufferedBytes: number;
+  frameRatePerSec: number;
+}
+
+export interface ConnectionHooks {
+  onSlowReader(conn: Connection): void;
+  onFrameOut(conn: Connection): void;
+}
+
+export class Connection {
+  state: ConnectionState = 'pending';
+  userId = '';
+  sessionId = '';
+  /** The user's access token, to call the services on their behalf. */
+  token = '';
+  /** Last sign of life (frame or pong), ms epoch. */
+  lastAliveAt = Date.now();
+  readonly limiter: FrameRateLimiter;
+  /** Highest `rev` sent per conversation (drops duplicates). */
+  private readonly sentRev = new Map<string, number>();
+  /** Conversations with a `resume` running: live message events wait here. */
+  private readonly resuming = new Map<string, { rev: number; raw: string }[]>();
+  private terminateTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    private readonly limits: ConnectionLimits,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.limiter = new FrameRateLimiter(limits.frameRatePerSec);
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open' && this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** Sends a frame object (serialized here: for frames meant for this socket only). */
+  send(frame: ServerFrame): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  /** Sends an already serialized frame (events are serialized once per gateway). */
+  sendRaw(raw: string): void {
+    if (this.state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(raw);
+    this.hooks.onFrameOut(this);
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) this.hooks.onSlowReader(this);
+  }
+
+  /** A `message.*` event of a conversation, in order, at most once per `rev`. */
+  deliverMessage(conversationId: string, rev: number, raw: string): void {
+    const waiting = this.resuming.get(conversationId);
+    if (waiting) {
+      waiting.push({ rev, raw });
+      return;
+    }
+    const last = this.sentRev.get(conversationId);
+    if (last !== undefined && rev <= last) return;
+    this.sentRev.set(conversationId, rev);
+    this.sendRaw(raw);
+  }
+
+  beginResume(conversationId: string): void {
+    if (!this.resuming.has(conversationId)) this.resuming.set(conversationId, []);
+  }
+
+  /**
+   * Ends a conversation's resume: its missed events (in `rev` order) go out,
+   * then whatever arrived live meanwhile that is newer, each `rev` once.
+   */
+  endResume(conversationId: string, missed: { rev: number; raw: string }[], floorRev: number): void {
+    const live = this.resuming.get(conversationId) ?? [];
+    this.resuming.delete(conversationId);
+    const last = this.sentRev.get(conversationId);
+    this.sentRev.set(conversationId, Math.max(floorRev, last ?? floorRev));
+    const all = [...missed, ...live].sort((a, b) => a.rev - b.rev);
+    for (const e of all) this.deliverMessage(conversationId, e.rev, e.raw);
+  }
+
+  /** Ends a resume without sending anything (resync): later live events continue from `rev`. */
+  abandonResume(conversationId: string, rev: number): void {
+    const live = this.resuming.get(conversationId) ?? [];
+    this.resuming.delete(conversationId);
+    this.sentRev.set(conversationId, rev);
+    for (const e of live.sort((a, b) => a.rev - b.rev)) this.deliverMessage(conversationId, e.rev, e.raw);
+  }
+
+  forgetConversation(conversationId: string): void {
+    this.sentRev.delete(conversationId);
+    this.resuming.delete(conversationId);
+  }
+
+  /**
+   * Closes with a code. A reader that does not read may never see the close
+   * frame: the socket is destroyed if it has not closed within 2 s.
+   */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+      return;
+    }
+    this.terminateTimer = setTimeout(() => this.socket.terminate(), 2000);
+    this.terminateTimer.unref?.();
+  }
+
+  /** Called once the socket is gone. */
+  disposed(): void {
+    this.state = 'closed';
+    if (this.terminateTimer) clearTimeout(this.terminateTimer);
+    this.terminateTimer = null;
+  }
+}
+
+export const CLOSE = WS_CLOSE;
