@@ -1,0 +1,276 @@
+/**
+ * Transactional outbox (publish on save, docs/decisions/0003). Events are
+ * rows written in the caller's transaction; after COMMIT the writer wakes the
+ * relay, which publishes at once. The relay claims unpublished rows with
+ * `published_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED` (never "id > last
+ * seen", which skips rows committed out of id order), publishes each with
+ * `Nats-Msg-Id = event id` (so a re-publish after a crash is de-duplicated),
+ * marks the acknowledged ones in the same transaction and retries the rest
+ * with backoff. `start()` publishes whatever a crash left, and a periodic
+ * sweep picks up rows of a crashed replica or a missed wake-up.
+ */
+import {
+  type EventData,
+  type EventEnvelope,
+  type EventHeaders,
+  type EventType,
+  keyOf,
+  makeEvent,
+  STREAMS,
+  type StreamKey,
+  streamOf,
+  subjectOf,
+} from '@parley/contracts';
+import { asc, count, inArray, isNull, and, lt, isNotNull, sql } from 'drizzle-orm';
+import { Registry } from 'prom-client';
+import { currentHeaders } from '../context';
+import type { DbOrTx, Tx } from '../db/database';
+import { newId } from '../ids';
+import type { Infra } from '../infra';
+import { outboxMetrics } from './outbox.metrics';
+import type { OutboxTable } from './outbox.table';
+
+export type Emit = <T extends EventType>(type: T, data: EventData<T>) => Promise<EventEnvelope<T>>;
+
+export interface OutboxOptions {
+  infra: Pick<Infra, 'db' | 'bus' | 'logger'>;
+  /** The service's Postgres schema (for logs). */
+  schema: string;
+  /** `producer` of every envelope, e.g. `message`. */
+  producer: string;
+  table: OutboxTable;
+  /** Rows claimed per relay round (default 100). */
+  batchSize?: number;
+  /** Publishes awaiting acknowledgement at once (default 32); one subject's events go one after another. */
+  maxInFlight?: number;
+  /** Safety sweep period in ms (default 1000). */
+  sweepIntervalMs?: number;
+  /** Retry backoff after a failed round: first and maximum delay in ms (default 100, 5000). */
+  retryBackoffMs?: { initial: number; max: number };
+  /** Published rows are deleted after this long (default 24 h; 0 keeps them). */
+  retainPublishedMs?: number;
+  /** Registry for `outbox_backlog`, `outbox_published_total`, `outbox_publish_errors_total`. */
+  metrics?: Registry;
+}
+
+export interface Outbox {
+  /** Runs `fn` in a transaction; events emitted in it are published right after COMMIT. */
+  transaction<T>(fn: (tx: Tx, emit: Emit) => Promise<T>): Promise<T>;
+  /** Writes an event in a transaction the caller owns; call `kick()` after its COMMIT. */
+  add<T extends EventType>(tx: DbOrTx, type: T, data: EventData<T>): Promise<EventEnvelope<T>>;
+  /** Wakes the relay (no-op while stopped). */
+  kick(): void;
+  /** Starts the relay: publishes every row left unpublished, then runs on kicks and sweeps. */
+  start(): Promise<void>;
+  /** Stops the relay after its current round. Unpublished rows stay for the next start. */
+  stop(): Promise<void>;
+  /** Rows committed but not yet published. */
+  backlog(): Promise<number>;
+}
+
+type OutboxRow = OutboxTable['$inferSelect'];
+
+const sleepUnlessStopped = (ms: number, signal: { wake?: () => void }) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+
+export function createOutbox(opts: OutboxOptions): Outbox {
+  const { infra, table, producer } = opts;
+  const { db, bus } = infra;
+  const log = infra.logger.child({ component: 'outbox', producer, schema: opts.schema });
+  const batchSize = opts.batchSize ?? 100;
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? 32);
+  const sweepIntervalMs = opts.sweepIntervalMs ?? 1000;
+  const backoff = opts.retryBackoffMs ?? { initial: 100, max: 5000 };
+  const retainMs = opts.retainPublishedMs ?? 24 * 3600_000;
+  const metrics = outboxMetrics(opts.metrics ?? new Registry());
+
+  let running = false;
+  let again = false;
+  let draining: Promise<void> | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
+  let failures = 0;
+  let lastCleanup = 0;
+  const backoffSignal: { wake?: () => void } = {};
+  const ensuredStreams = new Set<StreamKey>();
+  let unwatch: (() => void) | null = null;
+
+  async function add<T extends EventType>(tx: DbOrTx, type: T, data: EventData<T>): Promise<EventEnvelope<T>> {
+    // Validates the data against the contract (throws EventValidationError).
+    const event = makeEvent(type, data, { id: newId(), producer });
+    const subject = subjectOf(type, keyOf(type, data));
+    const headers: EventHeaders = {};
+    const h = currentHeaders();
+    if (h.requestId) headers.requestId = h.requestId;
+    if (h.traceparent) headers.traceparent = h.traceparent;
+    await tx.insert(table).values({
+      eventId: event.id,
+      subject,
+      type,
+      payload: event as OutboxRow['payload'],
+      headers,
+    });
+    return event;
+  }
+
+  async function ensureStreams(rows: OutboxRow[]) {
+    for (const row of rows) {
+      const key = streamOf(row.type as EventType);
+      if (ensuredStreams.has(key)) continue;
+      const def = STREAMS[key];
+      await bus.ensureStream({ name: def.name, subjects: def.subjects });
+      ensuredStreams.add(key);
+    }
+  }
+
+  /** Publishes rows, one subject's rows in id order, at most `maxInFlight` at once. Returns the acked ids. */
+  async function publishRows(rows: OutboxRow[]): Promise<{ acked: number[]; failed: number }> {
+    const bySubject = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const list = bySubject.get(row.subject);
+      if (list) list.push(row);
+      else bySubject.set(row.subject, [row]);
+    }
+    const queues = [...bySubject.values()];
+    const acked: number[] = [];
+    let failed = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < queues.length) {
+        const queue = queues[next++]!;
+        for (let i = 0; i < queue.length; i++) {
+          const row = queue[i]!;
+          try {
+            await bus.publishDurable(row.subject, row.payload, { headers: row.headers });
+            acked.push(row.id);
+            metrics.published.inc({ producer });
+          } catch (err) {
+            // Later events of this subject wait, so consumers never see them out of order.
+            failed += queue.length - i;
+            metrics.publishErrors.inc({ producer });
+            log.warn({ err, eventId: row.eventId, subject: row.subject }, 'outbox publish failed; will retry');
+            break;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(maxInFlight, queues.length) }, worker));
+    return { acked, failed };
+  }
+
+  /** One relay round: claim, publish, mark. */
+  async function relayRound(): Promise<{ claimed: number; failed: number }> {
+    const claimAndPublish = async (q: DbOrTx, lock: boolean) => {
+      const select = q.select().from(table).where(isNull(table.publishedAt)).orderBy(asc(table.id)).limit(batchSize);
+      const rows = lock ? await select.for('update', { skipLocked: true }) : await select;
+      if (rows.length === 0) return { claimed: 0, failed: 0 };
+      await ensureStreams(rows);
+      const { acked, failed } = await publishRows(rows);
+      if (acked.length > 0) await q.update(table).set({ publishedAt: sql`now()` }).where(inArray(table.id, acked));
+      return { claimed: rows.length, failed };
+    };
+    // PGlite is one connection in one process with one relay per table: row
+    // locks would add nothing, and holding its only connection while
+    // publishing would stall every other query of the process.
+    if (db.kind === 'pglite') return claimAndPublish(db.db, false);
+    return db.db.transaction((tx) => claimAndPublish(tx, true));
+  }
+
+  async function cleanup() {
+    if (retainMs <= 0 || Date.now() - lastCleanup < Math.min(retainMs, 60_000)) return;
+    lastCleanup = Date.now();
+    const cutoff = new Date(Date.now() - retainMs);
+    await db.db.delete(table).where(and(isNotNull(table.publishedAt), lt(table.publishedAt, cutoff)));
+  }
+
+  async function drain() {
+    while (running && again) {
+      again = false;
+      let round: { claimed: number; failed: number };
+      try {
+        round = await relayRound();
+      } catch (err) {
+        // Database or stream provisioning failed: nothing was marked, retry the round.
+        log.warn({ err }, 'outbox relay round failed; will retry');
+        round = { claimed: 0, failed: 1 };
+      }
+      if (round.failed > 0) {
+        failures++;
+        again = true;
+        const delay = Math.min(backoff.max, backoff.initial * 2 ** Math.min(failures - 1, 16));
+        await sleepUnlessStopped(delay, backoffSignal);
+        continue;
+      }
+      failures = 0;
+      // A full batch means more may be waiting.
+      if (round.claimed >= batchSize) again = true;
+    }
+    if (running) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log.warn({ err }, 'outbox cleanup failed');
+      }
+    }
+  }
+
+  function kick() {
+    if (!running) return;
+    again = true;
+    if (!draining) {
+      draining = drain().finally(() => {
+        draining = null;
+        // A kick that arrived while the last round was finishing.
+        if (running && again) kick();
+      });
+    }
+  }
+
+  async function backlog(): Promise<number> {
+    const [row] = await db.db.select({ n: count() }).from(table).where(isNull(table.publishedAt));
+    return Number(row?.n ?? 0);
+  }
+
+  return {
+    add,
+    kick,
+    backlog,
+
+    async transaction<T>(fn: (tx: Tx, emit: Emit) => Promise<T>): Promise<T> {
+      let emitted = false;
+      const result = await db.db.transaction(async (tx) => {
+        const emit: Emit = (type, data) => {
+          emitted = true;
+          return add(tx, type, data);
+        };
+        return fn(tx, emit);
+      });
+      if (emitted) kick();
+      return result;
+    },
+
+    async start() {
+      if (running) return;
+      running = true;
+      unwatch = metrics.watchBacklog(producer, backlog);
+      kick();
+      sweepTimer = setInterval(kick, sweepIntervalMs);
+      sweepTimer.unref();
+    },
+
+    async stop() {
+      running = false;
+      if (sweepTimer) clearInterval(sweepTimer);
+      sweepTimer = null;
+      unwatch?.();
+      unwatch = null;
+      backoffSignal.wake?.();
+      await draining;
+    },
+  };
+}
