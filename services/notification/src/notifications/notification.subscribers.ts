@@ -1,0 +1,72 @@
+/**
+ * Durable consumers of the notification service (one subject filter each:
+ * nats-server 2.9 has no multi-filter consumers). Each runs in the kit's
+ * idempotent transaction: the event is recorded in processed_events together
+ * with its effect, so a redelivery changes nothing; the unique key on
+ * notifications is the second safety net.
+ */
+import { type AnyEventEnvelope, type EventData, type EventType, filterOf, type StreamKey } from '@parley/contracts';
+import type { Consumers, Tx } from '@parley/service-kit';
+import type { ReadModelService } from '../read-model/read-model.service';
+import type { NotificationService } from './notification.service';
+
+type Handler<T extends EventType> = (data: EventData<T>, tx: Tx, occurredAt: Date) => Promise<void>;
+
+export interface SubscriberDeps {
+  consumers: Consumers;
+  notifications: NotificationService;
+  readModel: ReadModelService;
+  /** Called after a handler that emitted events returned (the relay then publishes them). */
+  afterEmit: () => void;
+}
+
+export async function startNotificationSubscribers(deps: SubscriberDeps): Promise<void> {
+  const { consumers, notifications, readModel, afterEmit } = deps;
+
+  async function on<T extends EventType>(stream: StreamKey, type: T, what: string, handle: Handler<T>) {
+    await consumers.on(
+      { stream, durable: `notification-${what}`, filter: filterOf(type) },
+      async (event: AnyEventEnvelope, tx: Tx) => {
+        // The filter admits only `type`; the envelope was validated by the kit.
+        if (event.type !== type) return;
+        await handle(event.data as EventData<T>, tx, new Date(event.occurredAt));
+      },
+    );
+  }
+
+  // Membership, preferences and names first, so a fresh start learns them
+  // before the messages that need them (each consumer still falls back to
+  // asking the owner when the model cannot answer).
+  await on('conversation', 'conversation.created', 'conversation-created', (d, tx, at) =>
+    readModel.conversationCreated(tx, d, at),
+  );
+  await on('conversation', 'conversation.updated', 'conversation-updated', (d, tx, at) =>
+    readModel.conversationUpdated(tx, d, at),
+  );
+  await on('conversation', 'conversation.deleted', 'conversation-deleted', (d, tx) =>
+    readModel.conversationDeleted(tx, d),
+  );
+  await on('conversation', 'member.added', 'member-added', (d, tx, at) => readModel.memberAdded(tx, d, at));
+  await on('conversation', 'member.updated', 'member-updated', (d, tx, at) => readModel.memberUpdated(tx, d, at));
+  await on('conversation', 'member.removed', 'member-removed', (d, tx, at) => readModel.memberRemoved(tx, d, at));
+  await on('auth', 'user.created', 'user-created', (d, tx, at) => readModel.userChanged(tx, d.user, at));
+  await on('auth', 'user.updated', 'user-updated', (d, tx, at) => readModel.userChanged(tx, d.user, at));
+  await on('auth', 'user.deleted', 'user-deleted', async (d, tx, at) => {
+    await notifications.eraseUser(tx, d.userId, at);
+  });
+
+  await on('message', 'message.created', 'message-created', async (d, tx) => {
+    const created = await notifications.notifyNewMessage(tx, d.message);
+    if (created.length > 0) afterEmit();
+  });
+  await on('message', 'message.updated', 'message-updated', async (d, tx, at) => {
+    const created = await notifications.notifyEdit(tx, d, at);
+    if (created.length > 0) afterEmit();
+  });
+  await on('message', 'message.deleted', 'message-deleted', (d, tx) =>
+    notifications.forgetMessageContent(tx, d.message.id),
+  );
+  await on('message', 'receipt.read', 'receipt-read', async (d, tx) => {
+    if ((await notifications.applyReadReceipt(tx, d)) > 0) afterEmit();
+  });
+}
