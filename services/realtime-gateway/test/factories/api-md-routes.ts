@@ -1,0 +1,51 @@
+/** Every route of API.md (copied from its tables), plus the documented `delivered` extension and the WebSocket. */
+export const API_MD_ROUTES = [
+  'POST /v1/auth/register',
+  'POST /v1/auth/login',
+  'POST /v1/auth/refresh',
+  'POST /v1/auth/logout',
+  'GET /v1/users/me',
+  'PATCH /v1/users/me',
+  'DELETE /v1/users/me',
+  'GET /v1/users',
+  'GET /v1/users/{id}',
+  'GET /v1/auth/jwks.json',
+  'POST /v1/conversations',
+  'GET /v1/conversations',
+  'GET /v1/conversations/public',
+  'GET /v1/conversations/{id}',
+  'PATCH /v1/conversations/{id}',
+  'POST /v1/conversations/{id}/close',
+  'POST /v1/conversations/{id}/archive',
+  'POST /v1/conversations/{id}/reopen',
+  'POST /v1/conversations/{id}/join',
+  'GET /v1/conversations/{id}/members',
+  'POST /v1/conversations/{id}/members',
+  'PATCH /v1/conversations/{id}/members/{userId}',
+  'DELETE /v1/conversations/{id}/members/{userId}',
+  'PATCH /v1/conversations/{id}/members/me',
+  'POST /v1/conversations/{id}/messages',
+  'GET /v1/conversations/{id}/messages',
+  'GET /v1/conversations/{id}/changes',
+  'GET /v1/messages/{id}',
+  'PATCH /v1/messages/{id}',
+  'DELETE /v1/messages/{id}',
+  'GET /v1/messages/{id}/thread',
+  'GET /v1/messages/{id}/history',
+  'GET /v1/messages/{id}/receipts',
+  'POST /v1/conversations/{id}/read',
+  'GET /v1/messages/unread',
+  'GET /v1/search/messages',
+  'GET /v1/notifications',
+  'GET /v1/notifications/unread-count',
+  'POST /v1/notifications/{id}/read',
+  'POST /v1/notifications/read-all',
+  'POST /v1/conversations/{id}/delivered',
+  'GET /v1/ws',
+];
+
+/** `METHOD /path` of every operation of an OpenAPI document. */
+export function listedRoutes(doc: Record<string, unknown>): string[] {
+  const paths = doc.paths as Record<string, Record<string, unknown>>;
+  return Object.entries(paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+}

@@ -1,0 +1,354 @@
+/**
+ * The WebSocket protocol of the gateway against real NATS and Redis: auth
+ * variants, Origin, frame limits, delivery by membership, typing, presence,
+ * revocation, and two gateways on one deployment. The conversation service
+ * is stood in for by its membership RPCs, events are published the way the
+ * owners' relays publish them (see full-system.test.ts for the real services).
+ */
+import { newId } from '@parley/service-kit';
+import { createTestInfra, requireServers, type TestInfra } from '@parley/service-kit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  conversationFact,
+  createTestKeys,
+  eventually,
+  FakeMemberships,
+  publishEvent,
+  type RunningGateway,
+  siblingInfra,
+  startGateway,
+  type TestKeys,
+  testMessage,
+  WsClient,
+} from '../helper';
+
+let infra: TestInfra;
+let keys: TestKeys;
+let memberships: FakeMemberships;
+let gw: RunningGateway;
+const clients: WsClient[] = [];
+
+async function ready(userId: string, via: 'header' | 'frame' = 'frame', url = gw.wsUrl) {
+  const c = await WsClient.ready(url, await keys.sign(userId), via);
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  if (!(await requireServers(['postgres', 'nats', 'redis']))) return;
+  infra = await createTestInfra({ service: 'gateway-ws' });
+  keys = await createTestKeys();
+  memberships = new FakeMemberships(infra.bus);
+  gw = await startGateway(
+    infra,
+    { WS_ALLOWED_ORIGINS: 'http://allowed.test', WS_FRAME_RATE_PER_SEC: '20', MESSAGE_URL: 'http://127.0.0.1:9' },
+    { authKeys: keys.jwks },
+  );
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await gw?.close();
+  memberships?.stop();
+  await infra?.close();
+});
+
+describe('authentication', () => {
+  it('accepts the token in the upgrade header and in a first auth frame', async () => {
+    const userId = newId();
+    const viaHeader = await ready(userId, 'header');
+    const viaFrame = await ready(userId, 'frame');
+    for (const c of [viaHeader, viaFrame]) {
+      const r = c.ofType('ready')[0]!;
+      expect(r.userId).toBe(userId);
+      expect(typeof r.sessionId).toBe('string');
+      expect(r.heartbeatMs).toBe(gw.config.WS_HEARTBEAT_MS);
+    }
+  });
+
+  it('closes with 4401 when no auth frame comes within 5 s', async () => {
+    const c = await WsClient.connect(gw.wsUrl);
+    clients.push(c);
+    expect((await c.closed).code).toBe(4401);
+  }, 15_000);
+
+  it('closes with 4401 on a bad token or a frame before auth', async () => {
+    const bad = await WsClient.connect(gw.wsUrl);
+    bad.send({ type: 'auth', token: 'not-a-jwt' });
+    expect((await bad.closed).code).toBe(4401);
+    const foreign = await createTestKeys();
+    const wrongKey = await WsClient.connect(gw.wsUrl, { token: await foreign.sign(newId()) });
+    expect((await wrongKey.closed).code).toBe(4401);
+    const early = await WsClient.connect(gw.wsUrl);
+    early.send({ type: 'ping' });
+    expect((await early.closed).code).toBe(4401);
+  });
+
+  it('refuses an Origin outside the allow-list with 4403 and accepts a listed one', async () => {
+    const token = await keys.sign(newId());
+    const evil = await WsClient.connect(gw.wsUrl, { token, origin: 'http://evil.test' });
+    expect((await evil.closed).code).toBe(4403);
+    const good = await WsClient.connect(gw.wsUrl, { token, origin: 'http://allowed.test' });
+    clients.push(good);
+    await good.next((f) => f.type === 'ready');
+  });
+});
+
+describe('frames', () => {
+  it('answers a garbage or invalid frame with an error and keeps the socket', async () => {
+    const c = await ready(newId());
+    c.ws.send('{not json');
+    const e1 = await c.next((f) => f.type === 'error');
+    expect(e1.code).toBe('bad_request');
+    const e2 = await c.request({ type: 'message.send', conversationId: 'x', content: 1 });
+    expect(e2).toMatchObject({ type: 'error', code: 'validation_failed' });
+    expect((e2.error as { details: { field: string }[] }).details.map((d) => d.field)).toEqual(
+      expect.arrayContaining(['conversationId', 'content', 'clientMessageId']),
+    );
+    expect((await c.request({ type: 'ping' })).type).toBe('pong');
+  });
+
+  it('closes a frame over 64 KiB with 1009', async () => {
+    const c = await ready(newId());
+    c.ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(70 * 1024) }));
+    expect((await c.closed).code).toBe(1009);
+  });
+
+  it('answers a flood with rate_limited, then closes with 4429', async () => {
+    const c = await ready(newId());
+    for (let i = 0; i < 120; i++) c.send({ type: 'ping' });
+    const e = await c.next((f) => f.type === 'error' && f.code === 'rate_limited');
+    expect(e.message).toBeTruthy();
+    expect((await c.closed).code).toBe(4429);
+  });
+});
+
+describe('delivery', () => {
+  it('delivers message events to members only, in rev order, each rev once', async () => {
+    const conv = newId();
+    const [alice, bob, eve] = [newId(), newId(), newId()];
+    memberships.add(alice, conv);
+    memberships.add(bob, conv);
+    const a = await ready(alice);
+    const b = await ready(bob);
+    const e = await ready(eve);
+    const m1 = testMessage(conv, alice, 1);
+    const m2 = testMessage(conv, alice, 2);
+    const m3 = testMessage(conv, alice, 3);
+    publishEvent(infra.bus, 'message.created', conv, { message: m1 });
+    publishEvent(infra.bus, 'message.created', conv, { message: m3 });
+    publishEvent(infra.bus, 'message.created', conv, { message: m2 });
+    publishEvent(infra.bus, 'message.created', conv, { message: m2 });
+    for (const c of [a, b]) {
+      await c.next((f) => f.type === 'message.created' && (f.message as { rev: number }).rev === 3);
+      expect(c.ofType('message.created').map((f) => (f.message as { rev: number }).rev)).toEqual([1, 2, 3]);
+    }
+    await e.sync();
+    expect(e.ofType('message.created')).toHaveLength(0);
+  });
+
+  it('starts delivering to a member added mid-connection and stops for a removed one', async () => {
+    const conv = newId();
+    const other = newId();
+    const [owner, carol] = [newId(), newId()];
+    memberships.add(owner, conv);
+    memberships.add(carol, other);
+    const o = await ready(owner);
+    const c = await ready(carol);
+    publishEvent(infra.bus, 'member.added', conv, {
+      conversationId: conv,
+      conversation: conversationFact(conv, owner),
+      member: {
+        userId: carol,
+        role: 'member',
+        state: 'active',
+        notifications: 'all',
+        joinedAt: new Date().toISOString(),
+      },
+      actorId: owner,
+      via: 'added',
+    });
+    await c.next((f) => f.type === 'member.added' && f.conversationId === conv);
+    await o.next((f) => f.type === 'member.added' && f.userId === carol);
+    publishEvent(infra.bus, 'message.created', conv, { message: testMessage(conv, owner, 1, 'welcome') });
+    await c.next((f) => f.type === 'message.created' && (f.message as { content: string }).content === 'welcome');
+
+    publishEvent(infra.bus, 'member.removed', conv, {
+      conversationId: conv,
+      userId: carol,
+      actorId: owner,
+      reason: 'removed',
+    });
+    await c.next((f) => f.type === 'member.removed' && f.conversationId === conv);
+    publishEvent(infra.bus, 'message.created', conv, { message: testMessage(conv, owner, 2, 'secret') });
+    // A later event of another conversation proves the removed one had its chance to arrive.
+    publishEvent(infra.bus, 'message.created', other, { message: testMessage(other, carol, 1, 'barrier') });
+    await c.next((f) => f.type === 'message.created' && (f.message as { content: string }).content === 'barrier');
+    await o.next((f) => f.type === 'message.created' && (f.message as { content: string }).content === 'secret');
+    expect(c.frames.some((f) => (f.message as { content?: string } | undefined)?.content === 'secret')).toBe(false);
+  });
+
+  it('forwards receipts, notifications of the user and conversation updates', async () => {
+    const conv = newId();
+    const [u1, u2] = [newId(), newId()];
+    memberships.add(u1, conv);
+    memberships.add(u2, conv);
+    const c1 = await ready(u1);
+    const c2 = await ready(u2);
+    publishEvent(infra.bus, 'receipt.read', conv, {
+      conversationId: conv,
+      userId: u2,
+      seq: 5,
+      at: new Date().toISOString(),
+    });
+    expect(await c1.next((f) => f.type === 'receipt')).toMatchObject({
+      conversationId: conv,
+      userId: u2,
+      kind: 'read',
+      seq: 5,
+    });
+    const notification = {
+      id: newId(),
+      userId: u2,
+      kind: 'message' as const,
+      conversationId: conv,
+      messageId: newId(),
+      title: 't',
+      body: 'b',
+      readAt: null,
+      createdAt: new Date().toISOString(),
+    };
+    publishEvent(infra.bus, 'notification.created', u2, { notification });
+    expect((await c2.next((f) => f.type === 'notification.created')).notification).toMatchObject({
+      id: notification.id,
+    });
+    const fact = conversationFact(conv, u1);
+    publishEvent(infra.bus, 'conversation.updated', conv, {
+      conversation: { ...fact, title: 'renamed' },
+      change: 'updated',
+      changedFields: ['title'],
+      previous: { title: 'test', status: 'open' },
+      actorId: u1,
+    });
+    expect((await c2.next((f) => f.type === 'conversation.updated')).conversation).toMatchObject({ title: 'renamed' });
+    await c1.sync();
+    expect(c1.ofType('notification.created')).toHaveLength(0);
+  });
+});
+
+describe('typing and presence', () => {
+  it('relays typing to the other members only, throttled', async () => {
+    const conv = newId();
+    const [u1, u2] = [newId(), newId()];
+    memberships.add(u1, conv);
+    memberships.add(u2, conv);
+    const c1 = await ready(u1);
+    const c2 = await ready(u2);
+    await c1.request({ type: 'typing', conversationId: conv, state: 'start' });
+    await c1.request({ type: 'typing', conversationId: conv, state: 'start' });
+    expect(await c2.next((f) => f.type === 'typing')).toMatchObject({
+      conversationId: conv,
+      userId: u1,
+      state: 'start',
+    });
+    await c1.request({ type: 'typing', conversationId: conv, state: 'stop' });
+    await c2.next((f) => f.type === 'typing' && f.state === 'stop');
+    expect(c2.ofType('typing').filter((f) => f.state === 'start')).toHaveLength(1);
+    await c1.sync();
+    expect(c1.ofType('typing')).toHaveLength(0);
+    const denied = await c1.request({ type: 'typing', conversationId: newId(), state: 'start' });
+    expect(denied).toMatchObject({ type: 'error', code: 'not_found' });
+  });
+
+  it('shows a user online while any device is connected, then offline with lastSeenAt', async () => {
+    const conv = newId();
+    const [watcher, dana] = [newId(), newId()];
+    memberships.add(watcher, conv);
+    memberships.add(dana, conv);
+    const w = await ready(watcher);
+    const phone = await ready(dana);
+    expect(await w.next((f) => f.type === 'presence' && f.userId === dana)).toMatchObject({ status: 'online' });
+    const laptop = await ready(dana);
+    let state = await w.request({ type: 'presence.query', userIds: [dana] });
+    expect((state.users as { status: string }[])[0]!.status).toBe('online');
+
+    phone.close();
+    await phone.closed;
+    state = await w.request({ type: 'presence.query', userIds: [dana] });
+    expect((state.users as { status: string }[])[0]!.status).toBe('online');
+
+    laptop.close();
+    const offline = await w.next((f) => f.type === 'presence' && f.userId === dana && f.status === 'offline');
+    expect(Number.isNaN(Date.parse(String(offline.lastSeenAt)))).toBe(false);
+    const after = await eventually(async () => {
+      const s = await w.request({ type: 'presence.query', userIds: [dana] });
+      const u = (s.users as { status: string; lastSeenAt: string | null }[])[0]!;
+      return u.status === 'offline' ? u : null;
+    });
+    expect(after?.lastSeenAt).toBeTruthy();
+  });
+});
+
+describe('revocation', () => {
+  it('closes the revoked session with 4401 and keeps the others', async () => {
+    const userId = newId();
+    const sessionId = newId();
+    const revoked = await WsClient.ready(gw.wsUrl, await keys.sign(userId, { sessionId }));
+    const other = await ready(userId);
+    publishEvent(infra.bus, 'session.revoked', userId, {
+      sessionId,
+      userId,
+      reason: 'logout',
+      revokedAt: new Date().toISOString(),
+    });
+    expect((await revoked.closed).code).toBe(4401);
+    expect((await other.request({ type: 'ping' })).type).toBe('pong');
+  });
+
+  it('closes every socket of a deleted account with 4401', async () => {
+    const userId = newId();
+    const a = await ready(userId);
+    const b = await ready(userId);
+    publishEvent(infra.bus, 'user.deleted', userId, { userId, deletedAt: new Date().toISOString() });
+    expect((await a.closed).code).toBe(4401);
+    expect((await b.closed).code).toBe(4401);
+  });
+});
+
+describe('two gateways', () => {
+  it('delivers to users on both gateways from one publish, and presence crosses them', async () => {
+    const other = await siblingInfra(infra);
+    const memberships2 = new FakeMemberships(other.bus);
+    const gw2 = await startGateway(other, {}, { authKeys: keys.jwks });
+    try {
+      const conv = newId();
+      const [onA, onB] = [newId(), newId()];
+      memberships.add(onA, conv);
+      memberships.add(onB, conv);
+      memberships2.add(onA, conv);
+      memberships2.add(onB, conv);
+      const a = await ready(onA);
+      const b = await ready(onB, 'frame', gw2.wsUrl);
+      await a.next((f) => f.type === 'presence' && f.userId === onB && f.status === 'online');
+      publishEvent(other.bus, 'message.created', conv, { message: testMessage(conv, onB, 1, 'across') });
+      for (const c of [a, b]) {
+        await c.next((f) => f.type === 'message.created' && (f.message as { content: string }).content === 'across');
+      }
+      b.close();
+      await b.closed;
+    } finally {
+      await gw2.close();
+      memberships2.stop();
+      await other.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('closes sockets with 1001 when the gateway closes', async () => {
+    const g = await startGateway(infra, {}, { authKeys: keys.jwks });
+    const c = await WsClient.ready(g.wsUrl, await keys.sign(newId()));
+    await g.close();
+    expect((await c.closed).code).toBe(1001);
+  });
+});
