@@ -14,7 +14,7 @@ import { registrationProblems } from '../users/user.rules';
 import type { ClientIpResolver } from './client-ip';
 import type { ThrottleVerdict } from './login-throttle';
 import { AuthResult, AuthTokens, JwksResponse, LoginBody, RefreshTokenBody, RegisterBody } from './auth.schemas';
-import { type AuthService, LoginThrottledError } from './auth.service';
+import type { AuthService } from './auth.service';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
@@ -52,17 +52,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     '/v1/auth/login',
     { config: { public: true }, schema: { body: LoginBody, response: { 200: AuthResult } } },
     async (request, reply) => {
-      try {
-        const { result, verdict } = await auth.login(request.body, clientIp(request.raw));
-        rateLimitHeaders(reply, verdict);
-        return result;
-      } catch (err) {
-        if (err instanceof LoginThrottledError) {
-          rateLimitHeaders(reply, err.verdict);
-          throw auth.rateLimitedError(err.verdict);
-        }
-        throw err;
-      }
+      const verdict = await auth.countAttempt(request.body.email, clientIp(request.raw));
+      rateLimitHeaders(reply, verdict);
+      if (!verdict.allowed) throw auth.rateLimitedError(verdict);
+      return auth.login(request.body);
     },
   );
 

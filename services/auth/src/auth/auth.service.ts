@@ -31,14 +31,6 @@ export interface AuthServiceDeps {
   now?: () => Date;
 }
 
-/** A login refused by the throttle; carries what the RateLimit headers say. */
-export class LoginThrottledError extends Error {
-  constructor(readonly verdict: ThrottleVerdict) {
-    super('too many login attempts');
-    this.name = 'LoginThrottledError';
-  }
-}
-
 export function createAuthService(deps: AuthServiceDeps) {
   const repo = deps.repository ?? userRepository;
   const now = deps.now ?? (() => new Date());
@@ -73,18 +65,13 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     /**
-     * Checks the throttle first (every attempt counts), then the password;
-     * an unknown e-mail costs the same hashing work as a wrong password and
-     * gets the same answer.
+     * Counts one login attempt from `clientIp` for `email` (every attempt
+     * counts, before the password is checked). Fails closed: 503 when the
+     * store cannot count. The caller answers 429 when it is not allowed.
      */
-    async login(
-      input: { email: string; password: string },
-      clientIp: string,
-    ): Promise<{ result: AuthResult; verdict: ThrottleVerdict }> {
-      const email = normalizeEmail(input.email);
-      let verdict: ThrottleVerdict;
+    async countAttempt(email: string, clientIp: string): Promise<ThrottleVerdict> {
       try {
-        verdict = await deps.throttle.attempt(clientIp, email);
+        return await deps.throttle.attempt(clientIp, normalizeEmail(email));
       } catch (err) {
         if (err instanceof ThrottleUnavailableError) {
           deps.logger.error({ err: err.cause }, 'login throttle unavailable: refusing logins');
@@ -92,7 +79,14 @@ export function createAuthService(deps: AuthServiceDeps) {
         }
         throw err;
       }
-      if (!verdict.allowed) throw new LoginThrottledError(verdict);
+    },
+
+    /**
+     * Checks the password; an unknown e-mail costs the same hashing work as
+     * a wrong password and gets the same answer.
+     */
+    async login(input: { email: string; password: string }): Promise<AuthResult> {
+      const email = normalizeEmail(input.email);
       const creds = await repo.findCredentialsByEmail(db, email);
       const ok = await deps.hasher.verifyOrDummy(creds?.passwordHash ?? null, input.password);
       if (!creds || !ok) throw invalidCredentials();
@@ -103,7 +97,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         return { user, opened: await deps.sessions.open(tx, user.id) };
       });
       if (!user || !opened) throw invalidCredentials();
-      return { result: { user: toUser(user), ...(await deps.sessions.tokensFor(opened, user.id)) }, verdict };
+      return { user: toUser(user), ...(await deps.sessions.tokensFor(opened, user.id)) };
     },
 
     rateLimitedError(verdict: ThrottleVerdict) {

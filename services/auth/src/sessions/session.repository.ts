@@ -47,7 +47,8 @@ export const sessionRepository = {
       .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(eq(refreshTokens.tokenHash, tokenHash))
-      .for('update', { of: refreshTokens })
+      // Locks the token, session and user rows (drizzle writes `OF "schema"."table"`, which Postgres refuses).
+      .for('update')
       .limit(1);
     const row = rows[0];
     if (!row) return null;
