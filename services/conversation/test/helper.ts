@@ -99,7 +99,7 @@ export async function build(overrides: Partial<ConversationConfig> = {}): Promis
   const ensured = new Set<string>();
   let counter = 0;
 
-  return {
+  const harness: Harness = {
     app,
     infra,
     config,
@@ -152,11 +152,13 @@ export async function build(overrides: Partial<ConversationConfig> = {}): Promis
     },
     async close() {
       for (const r of recorders) await r.stop();
-      await app.close();
+      // Tests may replace the app (a restart on the same infra): close the current one.
+      await harness.app.close();
       for (const s of subs) s.unsubscribe();
       await infra.close();
     },
   };
+  return harness;
 }
 
 /** Authorization header of a test user. */

@@ -18,10 +18,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-const post = (user: { token: string }, url: string, payload?: unknown) =>
+const post = (user: { token: string }, url: string, payload?: object) =>
   h.app.inject({ method: 'POST', url, headers: as(user), ...(payload === undefined ? {} : { payload }) });
 const get = (user: { token: string }, url: string) => h.app.inject({ method: 'GET', url, headers: as(user) });
-const patch = (user: { token: string }, url: string, payload: unknown) =>
+const patch = (user: { token: string }, url: string, payload: object) =>
   h.app.inject({ method: 'PATCH', url, headers: as(user), payload });
 
 describe('creating', () => {
@@ -80,7 +80,7 @@ describe('creating', () => {
   it('validates the body: unknown fields, limits, metadata size, direct shape', async () => {
     const ada = await h.makeUser();
     const grace = await h.makeUser();
-    const cases: [unknown, string][] = [
+    const cases: [object, string][] = [
       [{ type: 'group', memberIds: [], color: 'red' }, 'color'],
       [{ type: 'group', memberIds: [], maxMembers: 1 }, 'maxMembers'],
       [{ type: 'group', memberIds: [], maxMembers: 1001 }, 'maxMembers'],
@@ -324,7 +324,7 @@ describe('private conversations', () => {
     const eve = await h.makeUser();
     const conv = await makeGroup(h, ada, [grace]);
     const base = `/v1/conversations/${conv.id}`;
-    const routes: [string, string, unknown?][] = [
+    const routes: [string, string, object?][] = [
       ['GET', base],
       ['PATCH', base, { title: 'x' }],
       ['POST', `${base}/close`],
@@ -343,7 +343,7 @@ describe('private conversations', () => {
         method: method as 'GET',
         url,
         headers: as(eve),
-        ...(payload === undefined ? {} : { payload: payload as object }),
+        ...(payload === undefined ? {} : { payload }),
       });
       expect(res.statusCode, `${method} ${url}`).toBe(404);
       expect(res.json().error.code).toBe('not_found');
