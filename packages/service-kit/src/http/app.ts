@@ -105,7 +105,6 @@ export async function createServiceApp(opts: CreateServiceAppOptions): Promise<S
     loggerInstance: logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: false,
-    requestIdLogLabel: 'reqId',
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return isValidRequestId(incoming) ? incoming : newId();

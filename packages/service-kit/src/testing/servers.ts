@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import postgres from 'postgres';
-import { getCurrentSuite } from 'vitest/suite';
+import { TestRunner } from 'vitest';
 
 export type ServerName = 'postgres' | 'nats' | 'redis';
 
@@ -133,7 +133,7 @@ export async function requireServers(names: readonly ServerName[], scope?: SkipS
     markSkipped(scope as TaskLike);
     return false;
   }
-  const file = (getCurrentSuite() as { file?: TaskLike }).file;
+  const file = (TestRunner.getCurrentSuite() as { file?: TaskLike }).file;
   if (!file) throw new Error(`${note} (and no test file to skip)`);
   if (file.result === undefined) {
     // Collecting: the file is skipped whole, its hooks included.
