@@ -53,6 +53,10 @@ export async function buildApp(config: GatewayConfig, infra: Infra, opts: BuildO
     contentSecurityPolicy: false,
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
+  // CORS preflights carry no credentials: the plugin's OPTIONS route is public.
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'OPTIONS') route.config = { ...(route.config ?? {}), public: true };
+  });
   const corsPolicy = originPolicyOf(config.CORS_ORIGINS);
   await app.register(cors, {
     // Same-origin callers need no CORS headers: an empty list allows no other origin.

@@ -190,6 +190,12 @@ export async function siblingInfra(infra: TestInfra): Promise<Infra & { close():
   };
 }
 
+/** The same infra with its own key prefix (under the original, so cleanup covers it): fresh rate-limit counters. */
+export function withOwnKeys(infra: TestInfra, label: string): Infra & { close(): Promise<void> } {
+  const kv = createRedisKv({ url: testServers().redisUrl, prefix: `${infra.kvPrefix}${label}:`, logger: infra.logger });
+  return { db: infra.db, bus: infra.bus, kv, logger: infra.logger, close: () => kv.close() };
+}
+
 // ---- WebSocket client ----------------------------------------------------------------
 
 export type Frame = { type: string; [k: string]: unknown };
