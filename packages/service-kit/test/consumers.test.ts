@@ -15,7 +15,7 @@ import { currentRequestId } from '../src/context';
 import { newId } from '../src/ids';
 import { createTestInfra, type TestInfra } from '../src/testing/infra';
 import { requireServers, testServers } from '../src/testing/servers';
-import { noteCounts, processedEvents } from './example-service/db/schema';
+import { profileUpdates, processedEvents } from './example-service/db/schema';
 
 await requireServers(['postgres', 'nats']);
 
@@ -43,7 +43,7 @@ describe('idempotent consumers (Postgres + NATS)', () => {
 
   /** The consumer's effect: one count per user, so a second apply would show as 2. */
   const countFor = async (userId: string) => {
-    const [row] = await infra.db.db.select().from(noteCounts).where(eq(noteCounts.userId, userId));
+    const [row] = await infra.db.db.select().from(profileUpdates).where(eq(profileUpdates.userId, userId));
     return row?.count ?? 0;
   };
 
@@ -72,9 +72,9 @@ describe('idempotent consumers (Postgres + NATS)', () => {
       handled.push(event.id);
       const { userId } = event.data as { userId: string };
       await tx
-        .insert(noteCounts)
+        .insert(profileUpdates)
         .values({ userId, count: 1 })
-        .onConflictDoUpdate({ target: noteCounts.userId, set: { count: sql`${noteCounts.count} + 1` } });
+        .onConflictDoUpdate({ target: profileUpdates.userId, set: { count: sql`${profileUpdates.count} + 1` } });
     });
 
     // A plain consumer of the same events sees every delivery, proving the duplicate did arrive.
@@ -114,9 +114,9 @@ describe('idempotent consumers (Postgres + NATS)', () => {
         attempts++;
         const { userId } = event.data as { userId: string };
         await tx
-          .insert(noteCounts)
+          .insert(profileUpdates)
           .values({ userId, count: 1 })
-          .onConflictDoUpdate({ target: noteCounts.userId, set: { count: sql`${noteCounts.count} + 1` } });
+          .onConflictDoUpdate({ target: profileUpdates.userId, set: { count: sql`${profileUpdates.count} + 1` } });
         if (delivery.deliveryCount === 1) throw new Error('transient failure after writing');
       },
     );

@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createPgliteDatabase } from '../src/db/pglite';
-import { notes } from './example-service/db/schema';
+import { profiles } from './example-service/db/schema';
 
 const migrationsFolder = fileURLToPath(new URL('./example-service/drizzle', import.meta.url));
 
@@ -18,8 +18,8 @@ describe('pglite database handle', () => {
       await db.migrate({ schema: 'example', migrationsFolder });
       expect(await db.rows(sql`select hash from example.__migrations`)).toHaveLength(1);
       const id = '0190f5f0-0000-7000-8000-000000000002';
-      await db.db.insert(notes).values({ id, userId: id, title: 'embedded' });
-      expect(await db.rows<{ title: string }>(sql`select title from example.notes`)).toEqual([{ title: 'embedded' }]);
+      await db.db.insert(profiles).values({ userId: id, name: 'embedded' });
+      expect(await db.rows<{ name: string }>(sql`select name from example.profiles`)).toEqual([{ name: 'embedded' }]);
       await db.ping();
     } finally {
       await db.close();
@@ -33,7 +33,7 @@ describe('pglite database handle', () => {
       const a = await createPgliteDatabase({ pglite });
       const b = await createPgliteDatabase({ pglite });
       await a.migrate({ schema: 'example', migrationsFolder });
-      expect(await b.rows<{ n: number }>(sql`select count(*)::int as n from example.notes`)).toEqual([{ n: 0 }]);
+      expect(await b.rows<{ n: number }>(sql`select count(*)::int as n from example.profiles`)).toEqual([{ n: 0 }]);
       await a.close();
       expect(pglite.closed).toBe(false);
       expect(await b.rows<{ one: number }>(sql`select 1 as one`)).toEqual([{ one: 1 }]);
@@ -50,11 +50,11 @@ describe('pglite database handle', () => {
       const id = '0190f5f0-0000-7000-8000-000000000003';
       await expect(
         db.db.transaction(async (tx) => {
-          await tx.insert(notes).values({ id, userId: id, title: 'gone' });
+          await tx.insert(profiles).values({ userId: id, name: 'gone' });
           throw new Error('abort');
         }),
       ).rejects.toThrow('abort');
-      expect(await db.rows(sql`select 1 from example.notes`)).toEqual([]);
+      expect(await db.rows(sql`select 1 from example.profiles`)).toEqual([]);
     } finally {
       await db.close();
     }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
 import { createPostgresDatabase } from '../src/db/postgres';
 import { createTestDatabase, requireServers, type TestDatabase } from '../src/testing/servers';
-import { notes } from './example-service/db/schema';
+import { profiles } from './example-service/db/schema';
 
 await requireServers(['postgres']);
 
@@ -60,10 +60,10 @@ describe('postgres database handle', () => {
     );
     expect(tables.map((t) => t.table_name)).toEqual([
       '__migrations',
-      'note_counts',
-      'notes',
       'outbox',
       'processed_events',
+      'profile_updates',
+      'profiles',
     ]);
     const applied = await db.rows(sql`select hash from example.__migrations`);
     expect(applied).toHaveLength(1);
@@ -74,11 +74,11 @@ describe('postgres database handle', () => {
     // The migrated tables are usable through drizzle, inside and outside transactions.
     const id = '0190f5f0-0000-7000-8000-000000000001';
     await db.db.transaction(async (tx) => {
-      await tx.insert(notes).values({ id, userId: id, title: 'hello' });
-      const inTx = await db.rows<{ title: string }>(sql`select title from example.notes`, tx);
-      expect(inTx).toEqual([{ title: 'hello' }]);
+      await tx.insert(profiles).values({ userId: id, name: 'hello' });
+      const inTx = await db.rows<{ name: string }>(sql`select name from example.profiles`, tx);
+      expect(inTx).toEqual([{ name: 'hello' }]);
     });
-    expect(await db.db.select({ title: notes.title }).from(notes)).toEqual([{ title: 'hello' }]);
+    expect(await db.db.select({ name: profiles.name }).from(profiles)).toEqual([{ name: 'hello' }]);
   });
 
   it('rolls back a failed migration whole and leaves no bookkeeping row', async () => {

@@ -4,18 +4,23 @@ import { outboxTable, processedEventsTable } from '../../../src/outbox/outbox.ta
 
 export const exampleSchema = pgSchema('example');
 
-/** Rows the example route writes (one per accepted note). */
-export const notes = exampleSchema.table('notes', {
-  id: uuid('id').primaryKey(),
-  userId: uuid('user_id').notNull(),
-  title: text('title').notNull(),
+/** What the example route writes: one profile per user. */
+export const profiles = exampleSchema.table('profiles', {
+  userId: uuid('user_id').primaryKey(),
+  name: text('name').notNull(),
+  avatarUrl: text('avatar_url'),
+  statusText: text('status_text'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** What the example consumer applies: one count per user, so a double apply would show. */
-export const noteCounts = exampleSchema.table('note_counts', {
+/**
+ * What the example consumer applies from `user.updated`: a count per user, so
+ * an event applied twice would show, and the request id the event carried.
+ */
+export const profileUpdates = exampleSchema.table('profile_updates', {
   userId: uuid('user_id').primaryKey(),
   count: integer('count').notNull(),
+  lastRequestId: text('last_request_id'),
 });
 
 export const outbox = outboxTable(exampleSchema);
