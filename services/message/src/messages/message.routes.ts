@@ -1,0 +1,117 @@
+/**
+ * HTTP routes of API.md "Messages" (history and search are the history
+ * service's): schemas in, thin handlers that call the service and map the
+ * result. Every route is authenticated by the kit's auth plugin.
+ */
+import type { ServiceApp } from '@parley/service-kit';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import {
+  ChangesQuery,
+  ConversationParams,
+  EditMessageBody,
+  ErrorBody,
+  ListMessagesQuery,
+  Message,
+  MessagePage,
+  MessageParams,
+  PageQuery,
+  SendMessageBody,
+  ThreadResponse,
+} from './message.schemas';
+import type { MessageService } from './message.service';
+
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+};
+
+/** The authenticated caller (the kit's auth hook guarantees it on these routes). */
+export const caller = (request: FastifyRequest): string => request.auth!.userId;
+
+export function registerMessageRoutes(app: ServiceApp, service: MessageService): void {
+  const tags = ['messages'];
+
+  app.post(
+    '/v1/conversations/:id/messages',
+    {
+      schema: {
+        tags,
+        params: ConversationParams,
+        body: SendMessageBody,
+        response: { 200: Message, 201: Message, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { message, created } = await service.send(caller(request), request.params.id, request.body);
+      return reply.code(created ? 201 : 200).send(message);
+    },
+  );
+
+  app.get(
+    '/v1/conversations/:id/messages',
+    {
+      schema: {
+        tags,
+        params: ConversationParams,
+        querystring: ListMessagesQuery,
+        response: { 200: MessagePage, ...errorResponses },
+      },
+    },
+    async (request) => service.list(caller(request), request.params.id, request.query),
+  );
+
+  app.get(
+    '/v1/conversations/:id/changes',
+    {
+      schema: {
+        tags,
+        params: ConversationParams,
+        querystring: ChangesQuery,
+        response: { 200: MessagePage, ...errorResponses },
+      },
+    },
+    async (request) => service.changes(caller(request), request.params.id, request.query),
+  );
+
+  app.get(
+    '/v1/messages/:id',
+    { schema: { tags, params: MessageParams, response: { 200: Message, ...errorResponses } } },
+    async (request) => service.get(caller(request), request.params.id),
+  );
+
+  app.patch(
+    '/v1/messages/:id',
+    {
+      schema: { tags, params: MessageParams, body: EditMessageBody, response: { 200: Message, ...errorResponses } },
+    },
+    async (request) => service.edit(caller(request), request.params.id, request.body.content),
+  );
+
+  app.delete(
+    '/v1/messages/:id',
+    { schema: { tags, params: MessageParams, response: { 204: Type.Null(), ...errorResponses } } },
+    async (request, reply) => {
+      await service.remove(caller(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/messages/:id/thread',
+    {
+      schema: {
+        tags,
+        params: MessageParams,
+        querystring: PageQuery,
+        response: { 200: ThreadResponse, ...errorResponses },
+      },
+    },
+    async (request) => service.thread(caller(request), request.params.id, request.query),
+  );
+}
