@@ -62,5 +62,7 @@ export const Member = Type.Object({
   state: MemberState,
   joinedAt: Timestamp,
   lastReadSeq: Type.Integer(),
+  /** Display name from the conversation service's user read model (additive; absent when unknown). */
+  name: Type.Optional(Type.String()),
 });
 export type Member = Static<typeof Member>;

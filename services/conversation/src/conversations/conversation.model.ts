@@ -100,13 +100,15 @@ export function toMemberFact(m: MemberRecord): MemberFact {
   };
 }
 
-export function toMember(m: MemberRecord): Member {
+export function toMember(m: MemberRecord, names?: Map<string, string>): Member {
+  const name = names?.get(m.userId);
   return {
     userId: m.userId,
     role: m.role,
     state: m.state,
     joinedAt: m.joinedAt.toISOString(),
     lastReadSeq: m.lastReadSeq,
+    ...(name ? { name } : {}),
   };
 }
 

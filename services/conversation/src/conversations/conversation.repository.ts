@@ -319,6 +319,16 @@ export function createConversationRepository() {
         });
     },
 
+    /** Display names of the live users among `ids`. */
+    async namesOf(on: DbOrTx, ids: string[]): Promise<Map<string, string>> {
+      if (ids.length === 0) return new Map();
+      const rows = await on
+        .select({ id: users.id, name: users.name })
+        .from(users)
+        .where(and(inArray(users.id, ids), isNull(users.deletedAt)));
+      return new Map(rows.map((r) => [r.id, r.name]));
+    },
+
     /** Marks a user deleted (idempotent; keeps the first deletion time). */
     async tombstoneUser(on: DbOrTx, id: string, at: Date): Promise<void> {
       await on

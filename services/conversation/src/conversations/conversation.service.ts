@@ -117,11 +117,6 @@ export function createConversationService(deps: ConversationServiceDeps) {
     return toConversation({ conversation: conv, member, unreadCount: unread });
   }
 
-  async function unknownUsers(ids: string[]): Promise<void> {
-    const { unknown } = await users.resolve(ids);
-    if (unknown.length > 0) throw unknownUsersError(unknown);
-  }
-
   function unknownUsersError(ids: string[], field = 'memberIds') {
     return validationFailed(
       ids.map((id) => ({ field, code: 'unknown_user', message: `no user with id ${id}` })),
@@ -196,7 +191,10 @@ export function createConversationService(deps: ConversationServiceDeps) {
       if (details.length > 0) throw validationFailed(details);
       const maxMembers = body.type === 'direct' ? 2 : (body.maxMembers ?? LIMITS.maxMembersDefault);
       if (1 + others.length > maxMembers) throw conflict(`a conversation holds at most ${maxMembers} members`);
-      await unknownUsers(others);
+      // The creator is resolved too (for their name), but is never refused: the token vouches for them.
+      const { unknown } = await users.resolve([actorId, ...others]);
+      const unknownOthers = unknown.filter((u) => u !== actorId);
+      if (unknownOthers.length > 0) throw unknownUsersError(unknownOthers);
 
       const at = now();
       const directKey = body.type === 'direct' ? directKeyOf(actorId, others[0]!) : null;
@@ -410,7 +408,16 @@ export function createConversationService(deps: ConversationServiceDeps) {
       const limit = q.limit ?? LIMITS.pageDefault;
       const after = decodeCursor(q.cursor);
       const rows = await repo.listMembersPage(db, id, after ? { at: after.at, userId: after.id } : null, limit + 1);
-      return page(rows, limit, toMember, (m) => encodeCursor(m.joinedAt, m.userId));
+      const names = await repo.namesOf(
+        db,
+        rows.map((m) => m.userId),
+      );
+      return page(
+        rows,
+        limit,
+        (m) => toMember(m, names),
+        (m) => encodeCursor(m.joinedAt, m.userId),
+      );
     },
 
     async addMembers(actorId: string, id: string, userIds: string[]): Promise<{ items: Member[] }> {
@@ -461,7 +468,8 @@ export function createConversationService(deps: ConversationServiceDeps) {
         return [...existing, ...added];
       });
       const order = new Map(ids.map((u, i) => [u, i]));
-      return { items: rows.sort((a, b) => order.get(a.userId)! - order.get(b.userId)!).map(toMember) };
+      const names = await repo.namesOf(db, ids);
+      return { items: rows.sort((a, b) => order.get(a.userId)! - order.get(b.userId)!).map((m) => toMember(m, names)) };
     },
 
     async updateMember(actorId: string, id: string, targetId: string, change: UpdateMemberBody): Promise<Member> {
@@ -496,7 +504,7 @@ export function createConversationService(deps: ConversationServiceDeps) {
         });
         return updated;
       });
-      return toMember(member);
+      return toMember(member, await repo.namesOf(db, [targetId]));
     },
 
     async removeMember(actorId: string, id: string, targetId: string): Promise<void> {

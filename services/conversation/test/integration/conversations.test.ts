@@ -50,10 +50,12 @@ describe('creating', () => {
       me: { role: 'owner', state: 'active', notifications: 'all', lastReadSeq: 0, unreadCount: 0 },
     });
     const members = (await get(ada, `/v1/conversations/${conv.id}/members`)).json();
-    expect(members.items.map((m: { userId: string; role: string }) => [m.userId, m.role])).toEqual(
+    expect(
+      members.items.map((m: { userId: string; role: string; name?: string }) => [m.userId, m.role, m.name]),
+    ).toEqual(
       expect.arrayContaining([
-        [ada.id, 'owner'],
-        [grace.id, 'member'],
+        [ada.id, 'owner', 'Ada'],
+        [grace.id, 'member', 'Grace'],
       ]),
     );
   });
