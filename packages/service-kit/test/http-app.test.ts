@@ -309,6 +309,22 @@ describe('logs', () => {
     }
     expect(text).toContain('/v1/public/echo');
   });
+  it('follow LOG_LEVEL when the app logs through infra.logger', async () => {
+    const quiet = captureLogs();
+    const other = await buildExampleApp({
+      infra: { db, bus, kv, logger: quiet.logger },
+      keys: signer.keys,
+      env: { LOG_LEVEL: 'error' },
+    });
+    try {
+      await other.inject({ method: 'GET', url: '/v1/public/closed' });
+      expect(quiet.lines()).toEqual([]);
+      await other.inject({ method: 'GET', url: '/v1/public/boom' });
+      expect(quiet.records().map((r) => r.msg)).toEqual(['request error']);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('health, readiness, metrics', () => {

@@ -95,10 +95,13 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
 
 export async function createServiceApp(opts: CreateServiceAppOptions): Promise<ServiceApp> {
   const { name, config, infra } = opts;
+  // LOG_LEVEL applies to infra.logger's child; an explicitly passed logger,
+  // or a silenced one (tests), keeps its own level.
+  const base = opts.logger ?? infra.logger;
   const logger = safeChildLogger(
-    opts.logger ?? infra.logger,
+    base,
     { service: name },
-    opts.logger ? undefined : config.LOG_LEVEL,
+    opts.logger || base.level === 'silent' ? undefined : config.LOG_LEVEL,
   );
 
   const app = Fastify({

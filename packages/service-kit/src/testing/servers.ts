@@ -9,6 +9,10 @@ import { connect } from 'node:net';
 import postgres from 'postgres';
 import { TestRunner } from 'vitest';
 
+// Services' tests sign access tokens with it; re-exported here so that
+// `@parley/service-kit/testing` offers it.
+export { createTestSigner, type TestSigner } from '../auth/test-signer';
+
 export type ServerName = 'postgres' | 'nats' | 'redis';
 
 export interface TestServerUrls {
