@@ -3,6 +3,7 @@ import { RPC } from '@parley/contracts';
 import { requireServers } from '@parley/service-kit/testing';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
 import { createKeyEncryption } from '../../src/keys/key-encryption';
 import { createSigningKeyRepository } from '../../src/keys/signing-key.repository';
 import { createSigningKeyRing, type SigningKey } from '../../src/keys/signing-key.service';
@@ -62,6 +63,12 @@ describe('access tokens', () => {
     expect(payload).toMatchObject({ sub: user.id, iss: 'parley', aud: 'parley' });
     expect(payload.sid).toMatch(/^[0-9a-f-]{36}$/);
     expect(payload.exp - payload.iat).toBe(900);
+  });
+
+  it('are signed with a stored key that only the configured secret decrypts (start refuses another secret)', async () => {
+    await expect(
+      buildApp({ ...ctx.config, AUTH_KEY_ENCRYPTION_SECRET: 'another-secret-of-enough-length-0123456789' }, ctx.infra),
+    ).rejects.toThrow(/AUTH_KEY_ENCRYPTION_SECRET/);
   });
 
   it('are verifiable with the published JWKS (HTTP and RPC)', async () => {
