@@ -242,15 +242,17 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   }
 
   /** A consumer may start before the stream's owner ensured it: create it (never alter it) if missing. */
-  async function ensureStreamExists(key: StreamKey): Promise<{ created: boolean; lastSeq: number }> {
+  async function ensureStreamExists(key: StreamKey): Promise<{ createdAt: string; lastSeq: number }> {
     const def = STREAMS[key];
+    const name = streamName(def.name);
     try {
-      const info = await jsm.streams.info(streamName(def.name));
-      return { created: false, lastSeq: info.state.last_seq };
+      const info = await jsm.streams.info(name);
+      return { createdAt: info.created, lastSeq: info.state.last_seq };
     } catch (err) {
       if (apiErrorCode(err) !== JS_STREAM_NOT_FOUND) throw err;
       await ensureStreamConfig(ensured.get(def.name) ?? { name: def.name, subjects: def.subjects });
-      return { created: true, lastSeq: 0 };
+      const info = await jsm.streams.info(name);
+      return { createdAt: info.created, lastSeq: info.state.last_seq };
     }
   }
 
@@ -279,11 +281,18 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
    * start position is kept). `startSeq` recreates a lost consumer just
    * before the first event this process has not settled.
    */
-  async function ensureConsumer(o: ResolvedConsumerOptions, resumeAt?: number): Promise<void> {
+  async function ensureConsumer(
+    o: ResolvedConsumerOptions,
+    resume?: { seq: number; streamCreatedAt: string },
+  ): Promise<{ streamCreatedAt: string }> {
     const streamState = await ensureStreamExists(o.stream);
-    // A stream that was itself lost (or purged) starts over: resuming at our old position would skip it all.
+    // A stream that was itself lost and recreated (or purged) starts over: resuming
+    // at our old position would skip its new events.
     const startSeq =
-      resumeAt !== undefined && !streamState.created && streamState.lastSeq >= resumeAt - 1 ? resumeAt : undefined;
+      resume && resume.streamCreatedAt === streamState.createdAt && streamState.lastSeq >= resume.seq - 1
+        ? resume.seq
+        : undefined;
+    const result = { streamCreatedAt: streamState.createdAt };
     const stream = streamName(STREAMS[o.stream].name);
     const want = consumerConfig(o);
     const update = async () => {
@@ -306,7 +315,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     };
     try {
       await update();
-      return;
+      return result;
     } catch (err) {
       if (apiErrorCode(err) !== JS_CONSUMER_NOT_FOUND) throw err;
     }
@@ -323,6 +332,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         throw err;
       });
     }
+    return result;
   }
 
   async function publishDeadLetter(
@@ -375,6 +385,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     constructor(
       readonly o: ResolvedConsumerOptions,
       private readonly handler: DurableHandler,
+      /** Creation time of the stream the consumer was made on: tells a restarted stream from the same one. */
+      private streamCreatedAt: string | null,
     ) {
       this.stream = streamName(STREAMS[o.stream].name);
     }
@@ -444,7 +456,12 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       while (!this.stopped) {
         try {
           if (recheck) {
-            await ensureConsumer(this.o, this.resumeSeq());
+            const seq = this.resumeSeq();
+            const ensuredNow = await ensureConsumer(
+              this.o,
+              seq !== undefined && this.streamCreatedAt ? { seq, streamCreatedAt: this.streamCreatedAt } : undefined,
+            );
+            this.streamCreatedAt = ensuredNow.streamCreatedAt;
             recheck = false;
           }
           const consumer = await js.consumers.get(this.stream, this.o.durable);
@@ -646,8 +663,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     async consume(opts: DurableConsumerOptions, handler: DurableHandler): Promise<ConsumerHandle> {
       if (closing) throw new Error('bus is closed');
       const o = resolveConsumerOptions(opts);
-      await ensureConsumer(o);
-      const runner = new ConsumerRunner(o, handler);
+      const { streamCreatedAt } = await ensureConsumer(o);
+      const runner = new ConsumerRunner(o, handler, streamCreatedAt);
       runners.add(runner);
       runner.start();
       return {
