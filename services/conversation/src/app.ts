@@ -81,6 +81,8 @@ export async function buildApp(config: ConversationConfig, infra: Infra, opts: B
   app.addHook('onClose', stop);
   try {
     await outbox.start();
+    const finished = await service.finishInterruptedDeletions();
+    if (finished > 0) app.log.info({ users: finished }, 'finished interrupted account deletions');
     rpc = serveConversationRpc(infra.bus, db, repo);
     await registerUserSubscribers(consumers, users, service);
     await registerActivitySubscribers(consumers, repo);

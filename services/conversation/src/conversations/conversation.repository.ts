@@ -319,6 +319,16 @@ export function createConversationRepository() {
         });
     },
 
+    /** Deleted users that still have member rows (a deletion interrupted half-way). */
+    async deletedUsersWithMemberships(on: DbOrTx): Promise<{ id: string; deletedAt: Date }[]> {
+      const rows = await on
+        .selectDistinct({ id: users.id, deletedAt: users.deletedAt })
+        .from(users)
+        .innerJoin(members, eq(members.userId, users.id))
+        .where(isNotNull(users.deletedAt));
+      return rows.map((r) => ({ id: r.id, deletedAt: r.deletedAt! }));
+    },
+
     /** Display names of the live users among `ids`. */
     async namesOf(on: DbOrTx, ids: string[]): Promise<Map<string, string>> {
       if (ids.length === 0) return new Map();

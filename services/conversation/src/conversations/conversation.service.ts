@@ -580,6 +580,13 @@ export function createConversationService(deps: ConversationServiceDeps) {
         });
       }
     },
+
+    /** Finishes deletions a crash interrupted after the tombstone was written (run at start). */
+    async finishInterruptedDeletions(): Promise<number> {
+      const pending = await repo.deletedUsersWithMemberships(db);
+      for (const u of pending) await this.purgeDeletedUser(u.id, u.deletedAt);
+      return pending.length;
+    },
   };
 }
 

@@ -74,6 +74,7 @@ const MAX_KEYS = 500;
 
 export function createReadYourWrites(deps: ReadYourWritesDeps) {
   const pollMs = deps.pollMs ?? 20;
+  let lastWarning = 0;
 
   async function watermarks(userId: string, ids: string[]): Promise<Map<string, Watermark>> {
     const out = new Map<string, Watermark>();
@@ -106,7 +107,11 @@ export function createReadYourWrites(deps: ReadYourWritesDeps) {
           await new Promise((r) => setTimeout(r, pollMs));
         }
       } catch (err) {
-        deps.logger.warn({ err }, 'read-your-writes check skipped');
+        // Fail open (the events still arrive within seconds); say so at most every 10 s.
+        if (Date.now() - lastWarning > 10_000) {
+          lastWarning = Date.now();
+          deps.logger.warn({ err }, 'read-your-writes check skipped');
+        }
       }
     },
   };

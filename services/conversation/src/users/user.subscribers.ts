@@ -25,7 +25,15 @@ export async function registerUserSubscribers(
   }
   // Not one transaction: the purge settles each conversation in its own, and is idempotent by itself.
   await consumers.onEvent(
-    { stream: 'auth', durable: 'conversation-user-deleted', filter: filterOf('user.deleted') },
+    {
+      stream: 'auth',
+      durable: 'conversation-user-deleted',
+      filter: filterOf('user.deleted'),
+      // A deletion must complete: keep retrying through a long outage (about 45 minutes)
+      // rather than dead-letter it after the default handful of tries.
+      maxDeliver: 50,
+      backoffMs: [500, 2000, 10_000, 30_000, 60_000],
+    },
     async (event) => {
       const d = event.data as EventData<'user.deleted'>;
       await conversations.purgeDeletedUser(d.userId, new Date(d.deletedAt));

@@ -8,6 +8,7 @@
  *   conversations, closes direct ones, hands ownership on, idempotently.
  */
 import type { AnyEventEnvelope, Conversation, EventType } from '@parley/contracts';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDirect, makeGroup } from '../factories/conversations';
 import { makeMessage } from '../factories/messages';
@@ -286,5 +287,18 @@ describe('user.deleted', () => {
       const members = (await req('GET', ada, `/v1/conversations/${conv.id}/members`)).json().items;
       expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role])).toEqual([[ada.id, 'owner']]);
     });
+  });
+
+  it('finishes at start a deletion that a crash interrupted after the tombstone', async () => {
+    const gone = await h.makeUser('Crashed');
+    const ada = await h.makeUser('Ada');
+    const conv = await makeGroup(h, ada, [gone]);
+    await h.app.close();
+    // What an interrupted deletion leaves behind: the tombstone committed, memberships not yet removed.
+    await h.infra.db.rows(sql`update conversation.users set deleted_at = now() where id = ${gone.id}`);
+    const { buildApp } = await import('../../src/app');
+    h.app = await buildApp(h.config, h.infra);
+    const members = (await req('GET', ada, `/v1/conversations/${conv.id}/members`)).json().items;
+    expect(members.map((m: { userId: string }) => m.userId)).toEqual([ada.id]);
   });
 });
