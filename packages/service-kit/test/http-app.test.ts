@@ -381,6 +381,38 @@ describe('health, readiness, metrics', () => {
   });
 });
 
+describe('client address', () => {
+  it('ignores X-Forwarded-For unless the proxy is trusted', async () => {
+    const headers = { 'x-forwarded-for': '203.0.113.9' };
+    const direct = await app.inject({ method: 'GET', url: '/v1/public/ip', headers, remoteAddress: '10.0.0.5' });
+    expect(direct.json().ip).toBe('10.0.0.5');
+
+    const behindProxy = await buildExampleApp({
+      infra: { db, bus, kv, logger: logs.logger },
+      keys: signer.keys,
+      trustProxy: '10.0.0.0/8',
+    });
+    try {
+      const viaProxy = await behindProxy.inject({
+        method: 'GET',
+        url: '/v1/public/ip',
+        headers,
+        remoteAddress: '10.0.0.5',
+      });
+      expect(viaProxy.json().ip).toBe('203.0.113.9');
+      const spoofed = await behindProxy.inject({
+        method: 'GET',
+        url: '/v1/public/ip',
+        headers,
+        remoteAddress: '198.51.100.7',
+      });
+      expect(spoofed.json().ip).toBe('198.51.100.7');
+    } finally {
+      await behindProxy.close();
+    }
+  });
+});
+
 describe('decorations', () => {
   it('exposes the infra handles on the app', () => {
     expect(app.db).toBe(db);

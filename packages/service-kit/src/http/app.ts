@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyServerOptions,
   type RawServerDefault,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -45,6 +46,12 @@ export interface CreateServiceAppOptions {
   auth?: { keys?: JWKSource | JwksKeyStore } | false;
   /** Time each readiness check may take (default 1000 ms). */
   readinessTimeoutMs?: number;
+  /**
+   * Fastify's `trustProxy`: exactly the proxies in front (false, true, a hop
+   * count, or addresses/CIDRs), so `request.ip` is the client's (PITFALLS:
+   * never trust every X-Forwarded-For). Default false.
+   */
+  trustProxy?: FastifyServerOptions['trustProxy'];
 }
 
 export type ServiceApp = FastifyInstance<
@@ -107,6 +114,7 @@ export async function createServiceApp(opts: CreateServiceAppOptions): Promise<S
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: opts.trustProxy ?? false,
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];

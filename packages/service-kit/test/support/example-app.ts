@@ -34,6 +34,7 @@ export async function buildExampleApp(opts: {
   keys?: JWKSource;
   env?: Record<string, string>;
   auth?: false;
+  trustProxy?: string;
 }): Promise<ServiceApp> {
   const config = loadConfig(BaseServiceConfig, opts.env ?? {});
   const app = await createServiceApp({
@@ -42,6 +43,7 @@ export async function buildExampleApp(opts: {
     infra: opts.infra,
     logger: opts.logger,
     auth: opts.auth === false ? false : { keys: opts.keys },
+    trustProxy: opts.trustProxy,
   });
 
   app.post(
@@ -94,6 +96,8 @@ export async function buildExampleApp(opts: {
       return { length: request.body.content.length };
     },
   );
+
+  app.get('/v1/public/ip', { config: { public: true } }, async (request) => ({ ip: request.ip }));
 
   app.get('/v1/public/boom', { config: { public: true } }, async () => {
     throw new Error('syntax error at or near "SELEKT" in SELEKT password_hash FROM auth.users');
