@@ -43,7 +43,12 @@ describe('outbox relay (Postgres + NATS)', () => {
   const userDeleted = (userId = newId()) => ({ userId, deletedAt: new Date().toISOString() });
   const countOf = (id: string) => received.filter((r) => r.event.id === id).length;
   const arrived = (...ids: string[]) =>
-    vi.waitFor(() => ids.forEach((id) => expect(countOf(id)).toBeGreaterThan(0)), { timeout: 10_000, interval: 20 });
+    vi.waitFor(
+      () => {
+        for (const id of ids) expect(countOf(id)).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
   /** Publishes a marker through a fresh relay and waits for it: everything published before it was delivered. */
   const settle = async () => {
     const o = relay();
