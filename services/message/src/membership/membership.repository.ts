@@ -5,7 +5,7 @@
  * arriving in any order converge on the newest fact.
  */
 import type { DbOrTx } from '@parley/service-kit';
-import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, notInArray, sql } from 'drizzle-orm';
 import { conversations, counters, markers, members, messages, users } from '../db/schema';
 import type { Access, ConversationModel, MemberModel, MemberRole, MemberState } from './membership.policy';
 
@@ -108,7 +108,7 @@ export function createMembershipRepository() {
         .where(
           and(
             eq(members.conversationId, conversationId),
-            sql`${members.syncedAt} <= ${syncedAt}`,
+            lte(members.syncedAt, syncedAt),
             present.length ? notInArray(members.userId, present) : undefined,
           ),
         );
@@ -164,7 +164,7 @@ export function createMembershipRepository() {
       await db
         .update(members)
         .set({ state: 'removed', syncedAt: at })
-        .where(and(eq(members.userId, userId), sql`${members.syncedAt} <= ${at}`));
+        .where(and(eq(members.userId, userId), lte(members.syncedAt, at)));
     },
   };
 }

@@ -97,12 +97,27 @@ export function createMembershipService(deps: MembershipDeps) {
     return accessOf(conversation, reply.member);
   }
 
+  // Concurrent misses of one conversation (a burst of sends right after it
+  // was created) share one request to the owner.
+  const inFlight = new Map<string, Promise<Access>>();
+  function singleFlight(key: string, fn: () => Promise<Access>): Promise<Access> {
+    let p = inFlight.get(key);
+    if (!p) {
+      p = fn().finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    return p;
+  }
+
   /** Asks the owner for the truth, stores it in the model and returns it. */
   async function refresh(conversationId: string, userId: string, known: boolean): Promise<Access> {
     try {
-      return known
-        ? await fetchMembership(conversationId, userId)
-        : await fetchWholeConversation(conversationId, userId);
+      if (known)
+        return await singleFlight(`${conversationId}:${userId}`, () => fetchMembership(conversationId, userId));
+      const whole = await singleFlight(conversationId, () => fetchWholeConversation(conversationId, userId));
+      if (!whole.conversation || whole.member?.userId === userId) return whole;
+      // Shared with another caller's miss: read this caller's row from the model it filled.
+      return await repo.findAccess(db.db, conversationId, userId);
     } catch (err) {
       log.warn({ err, conversationId }, 'conversation service did not confirm membership');
       throw unavailable('could not confirm membership with the conversation service, retry later', err);
