@@ -347,7 +347,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
     p.readyAt = Date.now() + delayMs;
     cancel(p.ackTimer);
     cancel(p.retryTimer);
-    p.retryTimer = later(delayMs, () => pump(d));
+    p.retryTimer = later(delayMs, () => {
+      // Timers run on a monotonic clock and may fire a little before Date.now() says the delay passed.
+      p.readyAt = 0;
+      pump(d);
+    });
   }
 
   function deliver(d: MemDurable, p: Pending, inst: Instance): void {
