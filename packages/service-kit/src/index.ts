@@ -22,3 +22,5 @@ export * from './http/app';
 export * from './http/server';
 export * from './metrics';
 export * from './auth/verify';
+export * from './auth/auth.plugin';
+export * from './http/logging';

@@ -4,3 +4,4 @@ export * from './logs';
 export * from './infra';
 export * from './bus.contract';
 export * from './kv.contract';
+export * from '../auth/test-signer';
