@@ -219,6 +219,18 @@ describe('refresh', () => {
     expect((await refresh(other.refreshToken)).statusCode).toBe(200);
   });
 
+  it('refuses an expired refresh token', async () => {
+    const user = await registerUser(ctx);
+    const { sql } = await import('drizzle-orm');
+    const sid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid;
+    await ctx.infra.db.rows(
+      sql`update auth.refresh_tokens set expires_at = now() - interval '1 second' where session_id = ${sid}`,
+    );
+    const res = await refresh(user.refreshToken);
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('unauthorized');
+  });
+
   it('refuses unknown tokens and bad bodies', async () => {
     expect((await refresh('definitely-not-a-token')).statusCode).toBe(401);
     const bad = await ctx.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { token: 'x' } });
