@@ -471,6 +471,10 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
             const room = this.batchSize() - this.inflight.size;
             const iter = await consumer.fetch({ max_messages: Math.max(1, room), expires: fetchExpiresMs });
             this.iter = iter;
+            if (this.stopped) {
+              await iter.close();
+              break;
+            }
             let lost = false;
             void (async () => {
               for await (const s of await iter.status()) {
