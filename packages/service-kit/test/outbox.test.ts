@@ -206,6 +206,29 @@ describe('outbox relay (Postgres + NATS)', () => {
     await o.stop();
   });
 
+  it('deletes published rows once they are older than the retention', async () => {
+    const o = createOutbox({
+      infra,
+      schema: 'example',
+      producer: 'auth',
+      table: outboxTable,
+      sweepIntervalMs: NEVER,
+      retainPublishedMs: 1,
+    });
+    relays.push(o);
+    await o.start();
+    const first = await o.transaction((_tx, emit) => emit('user.deleted', userDeleted()));
+    await arrived(first.id);
+    // Each relay round ends with the clean-up; a later event triggers another round.
+    const second = await o.transaction((_tx, emit) => emit('user.deleted', userDeleted()));
+    await arrived(second.id);
+    await vi.waitFor(async () => {
+      const rows = await infra.db.rows(sql`select 1 from example.outbox where event_id = ${first.id}`);
+      expect(rows).toEqual([]);
+    });
+    await o.stop();
+  });
+
   it('keeps retrying while the bus refuses, and publishes once it accepts', async () => {
     let refuse = true;
     const flaky = {
