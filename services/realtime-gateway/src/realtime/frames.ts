@@ -27,6 +27,15 @@ function usableId(value: unknown): string | undefined {
   return typeof id === 'string' && id.length >= 1 && id.length <= 64 ? id : undefined;
 }
 
+/** The `id` of a frame without validating the rest (for replies to refused frames). */
+export function frameIdOf(raw: string): string | undefined {
+  try {
+    return usableId(JSON.parse(raw));
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseClientFrame(raw: string): FrameParseResult {
   let value: unknown;
   try {

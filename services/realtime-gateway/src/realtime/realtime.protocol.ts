@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { RawData } from 'ws';
 import type { GatewayConfig } from '../config';
 import type { Connection } from './connection';
-import { parseClientFrame } from './frames';
+import { frameIdOf, parseClientFrame } from './frames';
 import type { PresenceRepository } from './presence.repository';
 import type { RealtimeMetrics } from './realtime.metrics';
 import { frameTypeOfChange, type RealtimeHub } from './realtime.service';
@@ -69,12 +69,12 @@ export class RealtimeProtocol {
     conn.socket.on('message', (data: RawData, isBinary: boolean) => {
       conn.lastAliveAt = Date.now();
       if (conn.state === 'closed') return;
-      if (!this.admit(conn)) return;
+      const raw = isBinary ? '' : rawToString(data);
+      if (!this.admit(conn, raw)) return;
       if (isBinary) {
         this.error(conn, 'bad_request', 'frames are JSON text');
         return;
       }
-      const raw = rawToString(data);
       if (conn.state === 'open') {
         void this.onFrame(conn, raw);
         return;
@@ -115,7 +115,8 @@ export class RealtimeProtocol {
     authTimer.unref?.();
   }
 
-  private admit(conn: Connection): boolean {
+  /** The frame rate limit: a refused frame with an id still gets its one reply (`rate_limited`). */
+  private admit(conn: Connection, raw: string): boolean {
     const verdict = conn.limiter.take();
     if (verdict === 'allow') return true;
     if (verdict === 'close') {
@@ -123,7 +124,10 @@ export class RealtimeProtocol {
       conn.close(WS_CLOSE.rateLimited, 'frame rate exceeded');
       return false;
     }
-    if (conn.limiter.firstRefusal) this.error(conn, 'rate_limited', 'too many frames, slow down');
+    const replyTo = frameIdOf(raw);
+    if (replyTo || conn.limiter.firstRefusal) {
+      this.error(conn, 'rate_limited', 'too many frames, slow down', { replyTo });
+    }
     return false;
   }
 
