@@ -38,7 +38,7 @@ import {
 } from './bus';
 import { backoffAfter, type ResolvedConsumerOptions, resolveConsumerOptions } from './consumer-options';
 import { deadLetterSubject, errorMessage, logDeadLetter, makeDeadLetter } from './dead-letter';
-import { isValidPattern, isValidSubject, matchSubject, patternCovers } from './subject-match';
+import { isValidPattern, isValidSubject, matchSubject, patternCovers, SubjectIndex } from './subject-match';
 
 export type { DeadLetterRecord } from './dead-letter';
 
@@ -141,7 +141,8 @@ function assertPattern(pattern: string): void {
 export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   const logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'memory-bus' });
   const maxPerStream = options.maxMessagesPerStream ?? 100_000;
-  const subs = new Set<CoreSub>();
+  const subs = new SubjectIndex<CoreSub>();
+  const allSubs = new Set<CoreSub>();
   const streams = new Map<string, MemStream>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -171,8 +172,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   function route(msg: WireMessage): number {
     const plain: CoreSub[] = [];
     const groups = new Map<string, CoreSub[]>();
-    for (const s of subs) {
-      if (s.closed || !matchSubject(s.pattern, msg.subject)) continue;
+    for (const s of subs.match(msg.subject)) {
+      if (s.closed) continue;
       if (s.queue === undefined) plain.push(s);
       else {
         const g = groups.get(s.queue);
@@ -190,11 +191,14 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
     assertOpen();
     assertPattern(pattern);
     const sub: CoreSub = { pattern, queue, closed: false, deliver: (m) => !sub.closed && deliver(m) };
-    subs.add(sub);
+    subs.add(pattern, sub);
+    allSubs.add(sub);
     return {
       unsubscribe() {
+        if (sub.closed) return;
         sub.closed = true;
-        subs.delete(sub);
+        subs.remove(pattern, sub);
+        allSubs.delete(sub);
       },
     };
   }
@@ -587,8 +591,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
           d.instances = [];
         }
       }
-      for (const s of subs) s.closed = true;
-      subs.clear();
+      for (const s of allSubs) {
+        s.closed = true;
+        subs.remove(s.pattern, s);
+      }
+      allSubs.clear();
       await Promise.allSettled(running);
       closed = true;
       for (const t of timers) clearTimeout(t);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidPattern, isValidSubject, matchSubject, patternCovers } from './subject-match';
+import { isValidPattern, isValidSubject, matchSubject, patternCovers, SubjectIndex } from './subject-match';
 
 describe('matchSubject', () => {
   it('matches literal subjects token by token', () => {
@@ -62,5 +62,32 @@ describe('patternCovers', () => {
     expect(patternCovers('message.c1.created', 'message.*.created')).toBe(false);
     expect(patternCovers('message.*.*', 'message.>')).toBe(false);
     expect(patternCovers('>', 'x')).toBe(true);
+  });
+});
+
+describe('SubjectIndex', () => {
+  const patterns = ['a.b.c', 'a.*.c', 'a.>', '>', '*.b.*', 'a.b', 'x.y.z', 'a.*.>'];
+  const subjects = ['a.b.c', 'a.b', 'a', 'a.x.c', 'a.b.c.d', 'q.b.r', 'x.y.z', 'x.y'];
+
+  it('finds exactly the patterns matchSubject accepts', () => {
+    const index = new SubjectIndex<string>();
+    for (const p of patterns) index.add(p, p);
+    for (const s of subjects) {
+      expect(index.match(s).sort(), s).toEqual(patterns.filter((p) => matchSubject(p, s)).sort());
+    }
+  });
+
+  it('keeps several values on one pattern and forgets removed ones, pruning empty branches', () => {
+    const index = new SubjectIndex<number>();
+    index.add('message.c1.*', 1);
+    index.add('message.c1.*', 2);
+    index.add('message.>', 3);
+    expect(index.match('message.c1.created').sort()).toEqual([1, 2, 3]);
+    index.remove('message.c1.*', 1);
+    expect(index.match('message.c1.created').sort()).toEqual([2, 3]);
+    index.remove('message.c1.*', 2);
+    index.remove('message.>', 3);
+    expect(index.match('message.c1.created')).toEqual([]);
+    expect(index.isEmpty()).toBe(true);
   });
 });

@@ -68,3 +68,89 @@ export function patternCovers(outer: string, inner: string): boolean {
   }
   return o.length === n.length;
 }
+
+interface IndexNode<T> {
+  literal: Map<string, IndexNode<T>>;
+  star: IndexNode<T> | null;
+  /** Values whose pattern ends here. */
+  here: Set<T>;
+  /** Values whose pattern ends with `>` here. */
+  tail: Set<T>;
+}
+
+function newNode<T>(): IndexNode<T> {
+  return { literal: new Map(), star: null, here: new Set(), tail: new Set() };
+}
+
+/**
+ * Patterns indexed by token (a small version of nats-server's sublist), so
+ * routing one subject costs its depth, not the number of subscriptions: a
+ * gateway holds one subscription per conversation of each connected user.
+ */
+export class SubjectIndex<T> {
+  private readonly root: IndexNode<T> = newNode();
+
+  add(pattern: string, value: T): void {
+    let node = this.root;
+    for (const token of pattern.split('.')) {
+      if (token === '>') {
+        node.tail.add(value);
+        return;
+      }
+      if (token === '*') {
+        node.star ??= newNode();
+        node = node.star;
+      } else {
+        let next = node.literal.get(token);
+        if (!next) {
+          next = newNode();
+          node.literal.set(token, next);
+        }
+        node = next;
+      }
+    }
+    node.here.add(value);
+  }
+
+  remove(pattern: string, value: T): void {
+    this.removeAt(this.root, pattern.split('.'), 0, value);
+  }
+
+  /** Values whose pattern matches the concrete subject. */
+  match(subject: string): T[] {
+    const out: T[] = [];
+    this.collect(this.root, subject.split('.'), 0, out);
+    return out;
+  }
+
+  private collect(node: IndexNode<T>, tokens: string[], i: number, out: T[]): void {
+    if (i === tokens.length) {
+      for (const v of node.here) out.push(v);
+      return;
+    }
+    for (const v of node.tail) out.push(v);
+    const next = node.literal.get(tokens[i]!);
+    if (next) this.collect(next, tokens, i + 1, out);
+    if (node.star) this.collect(node.star, tokens, i + 1, out);
+  }
+
+  /** Removes the value and prunes nodes left empty; returns whether `node` is now empty. */
+  private removeAt(node: IndexNode<T>, tokens: string[], i: number, value: T): boolean {
+    const token = tokens[i];
+    if (token === undefined) node.here.delete(value);
+    else if (token === '>') node.tail.delete(value);
+    else if (token === '*') {
+      if (node.star && this.removeAt(node.star, tokens, i + 1, value)) node.star = null;
+    } else {
+      const next = node.literal.get(token);
+      if (next && this.removeAt(next, tokens, i + 1, value)) node.literal.delete(token);
+    }
+    return node.here.size === 0 && node.tail.size === 0 && node.literal.size === 0 && node.star === null;
+  }
+
+  /** Whether nothing is indexed (used to check that unsubscribing leaves nothing behind). */
+  isEmpty(): boolean {
+    const r = this.root;
+    return r.here.size === 0 && r.tail.size === 0 && r.literal.size === 0 && r.star === null;
+  }
+}
