@@ -206,6 +206,55 @@ describe('outbox relay (Postgres + NATS)', () => {
     await o.stop();
   });
 
+  it('keeps the events of one subject in commit order', async () => {
+    const o = relay();
+    await o.start();
+    const userId = newId();
+    const ids = await o.transaction(async (_tx, emit) => {
+      const out: string[] = [];
+      for (let i = 0; i < 5; i++) out.push((await emit('user.deleted', userDeleted(userId))).id);
+      // Events of other subjects in between must not hold them up or reorder them.
+      await emit('user.deleted', userDeleted());
+      return out;
+    });
+    await arrived(...ids);
+    const order = received.filter((r) => ids.includes(r.event.id)).map((r) => r.event.id);
+    expect(order).toEqual(ids);
+    await o.stop();
+  });
+
+  it('two relays running together publish every row once between them', async () => {
+    const writer = relay(); // not started: rows pile up as after an outage
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      ids.push((await writer.transaction((_tx, emit) => emit('user.deleted', userDeleted()))).id);
+    }
+    const registries = [new Registry(), new Registry()];
+    const [a, b] = registries.map((metrics) =>
+      createOutbox({
+        infra,
+        schema: 'example',
+        producer: 'auth',
+        table: outboxTable,
+        batchSize: 5,
+        sweepIntervalMs: NEVER,
+        metrics,
+      }),
+    ) as [Outbox, Outbox];
+    relays.push(a, b);
+    await Promise.all([a.start(), b.start()]);
+    await arrived(...ids);
+    await vi.waitFor(async () => expect(await a.backlog()).toBe(0));
+    await settle();
+    for (const id of ids) expect(countOf(id)).toBe(1);
+    // Each row was claimed by one relay only (SKIP LOCKED), not merely de-duplicated by the stream.
+    const published = await Promise.all(
+      registries.map(async (r) => (await r.getSingleMetric('outbox_published_total')!.get()).values[0]?.value ?? 0),
+    );
+    expect(published[0]! + published[1]!).toBe(ids.length);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   it('deletes published rows once they are older than the retention', async () => {
     const o = createOutbox({
       infra,
