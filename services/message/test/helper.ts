@@ -18,7 +18,7 @@ import {
   streamOf,
   subjectOf,
 } from '@parley/contracts';
-import { type ConsumerHandle, loadConfig, newId, type ServiceApp } from '@parley/service-kit';
+import { type Bus, type ConsumerHandle, loadConfig, newId, type ServiceApp } from '@parley/service-kit';
 import { createTestInfra, requireServers, type TestInfra } from '@parley/service-kit/testing';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildApp, type BuildOptions } from '../src/app';
@@ -48,6 +48,8 @@ export interface Harness {
   send(user: TestUser, conversationId: string, content: string, extra?: Record<string, unknown>): Promise<Message>;
   /** Builds another replica of the app on the same infra (same database, bus and KV). */
   replica(opts?: BuildOptions): Promise<ServiceApp>;
+  /** Closes one app (as a replica stopping). */
+  closeApp(app: ServiceApp): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,10 +66,14 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
   }
 }
 
-export async function build(
-  overrides: Partial<MessageConfig> = {},
-  opts: BuildOptions & { record?: boolean } = {},
-): Promise<Harness> {
+export interface HarnessOptions extends BuildOptions {
+  /** Record this service's events (default true). */
+  record?: boolean;
+  /** Wraps the bus the first app publishes with (e.g. to make publishes fail as in a crash). */
+  wrapBus?: (bus: Bus) => Bus;
+}
+
+export async function build(overrides: Partial<MessageConfig> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   await requireServers(['postgres', 'nats', 'redis']);
   const infra = await createTestInfra({ real: true, service: 'message' });
   const config: MessageConfig = {
@@ -107,7 +113,7 @@ export async function build(
   ];
 
   const apps: ServiceApp[] = [];
-  const app = await buildApp(config, infra, opts);
+  const app = await buildApp(config, opts.wrapBus ? { ...infra, bus: opts.wrapBus(infra.bus) } : infra, opts);
   apps.push(app);
 
   const events: AnyEventEnvelope[] = [];
@@ -164,6 +170,10 @@ export async function build(
       const other = await buildApp(config, infra, { consumers: false, ...replicaOpts });
       apps.push(other);
       return other;
+    },
+    async closeApp(one) {
+      await one.close();
+      apps.splice(apps.indexOf(one), 1);
     },
     async close() {
       for (const r of recorders) await r.stop();

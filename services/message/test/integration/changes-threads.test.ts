@@ -22,7 +22,8 @@ const get = async <T>(user: TestUser, url: string): Promise<T> => {
 };
 const edit = (user: TestUser, id: string, content: string) =>
   h.app.inject({ method: 'PATCH', url: `/v1/messages/${id}`, headers: user.auth, payload: { content } });
-const del = (user: TestUser, id: string) => h.app.inject({ method: 'DELETE', url: `/v1/messages/${id}`, headers: user.auth });
+const del = (user: TestUser, id: string) =>
+  h.app.inject({ method: 'DELETE', url: `/v1/messages/${id}`, headers: user.auth });
 
 describe('edits, deletes and catch-up by rev', () => {
   it('bumps rev on edit and delete, keeps seq, and returns exactly the changes after a rev in order', async () => {
@@ -41,7 +42,14 @@ describe('edits, deletes and catch-up by rev', () => {
 
     expect((await del(bob, m2.id)).statusCode).toBe(204);
     const deleted = await get<Message>(ada, `/v1/messages/${m2.id}`);
-    expect(deleted).toMatchObject({ id: m2.id, seq: m2.seq, senderId: bob.id, content: '', attachments: [], mentions: [] });
+    expect(deleted).toMatchObject({
+      id: m2.id,
+      seq: m2.seq,
+      senderId: bob.id,
+      content: '',
+      attachments: [],
+      mentions: [],
+    });
     expect(deleted.rev).toBe(since + 2);
     expect(deleted.createdAt).toBe(m2.createdAt);
     expect(deleted.deletedAt).not.toBeNull();
@@ -50,7 +58,10 @@ describe('edits, deletes and catch-up by rev', () => {
     expect(m4.rev).toBe(since + 3);
     expect(m4.seq).toBe(m3.seq + 1);
 
-    const changes = await get<{ items: Message[]; nextCursor: string | null }>(ada, `/v1/conversations/${c}/changes?sinceRev=${since}`);
+    const changes = await get<{ items: Message[]; nextCursor: string | null }>(
+      ada,
+      `/v1/conversations/${c}/changes?sinceRev=${since}`,
+    );
     expect(changes.items.map((m) => [m.id, m.rev])).toEqual([
       [m1.id, since + 1],
       [m2.id, since + 2],
@@ -62,7 +73,10 @@ describe('edits, deletes and catch-up by rev', () => {
     expect(all.items.map((m) => m.id)).toEqual([m3.id, m1.id, m2.id, m4.id]);
 
     // Paged catch-up walks the same order.
-    const p1 = await get<{ items: Message[]; nextCursor: string }>(ada, `/v1/conversations/${c}/changes?sinceRev=0&limit=2`);
+    const p1 = await get<{ items: Message[]; nextCursor: string }>(
+      ada,
+      `/v1/conversations/${c}/changes?sinceRev=0&limit=2`,
+    );
     const p2 = await get<{ items: Message[]; nextCursor: string | null }>(
       ada,
       `/v1/conversations/${c}/changes?sinceRev=0&limit=2&cursor=${p1.nextCursor}`,
@@ -90,7 +104,10 @@ describe('edits, deletes and catch-up by rev', () => {
     expect(older.items.map((m) => m.seq)).toEqual([4, 3, 2]);
     const before = await get<{ items: Message[] }>(ada, `/v1/conversations/${c}/messages?before=3`);
     expect(before.items.map((m) => m.seq)).toEqual([2, 1]);
-    const after = await get<{ items: Message[]; nextCursor: string | null }>(ada, `/v1/conversations/${c}/messages?after=4&limit=2`);
+    const after = await get<{ items: Message[]; nextCursor: string | null }>(
+      ada,
+      `/v1/conversations/${c}/messages?after=4&limit=2`,
+    );
     expect(after.items.map((m) => m.seq)).toEqual([5, 6]);
     const rest = await get<{ items: Message[]; nextCursor: string | null }>(
       ada,
@@ -99,9 +116,17 @@ describe('edits, deletes and catch-up by rev', () => {
     expect(rest.items.map((m) => m.seq)).toEqual([7]);
     expect(rest.nextCursor).toBeNull();
 
-    const bad = await h.app.inject({ method: 'GET', url: `/v1/conversations/${c}/messages?cursor=garbage`, headers: ada.auth });
+    const bad = await h.app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${c}/messages?cursor=garbage`,
+      headers: ada.auth,
+    });
     expect(bad.statusCode).toBe(400);
-    const both = await h.app.inject({ method: 'GET', url: `/v1/conversations/${c}/messages?before=3&after=1`, headers: ada.auth });
+    const both = await h.app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${c}/messages?before=3&after=1`,
+      headers: ada.auth,
+    });
     expect(both.statusCode).toBe(400);
   });
 

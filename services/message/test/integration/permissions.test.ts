@@ -67,7 +67,12 @@ describe('who may send and read', () => {
     await h.world.updateMember(c, member.id, { state: 'muted' }, owner.id);
     await eventually(async () => expect((await send(member, c)).statusCode).toBe(403));
     // Muted members still read and mark.
-    const read = await h.app.inject({ method: 'POST', url: `/v1/conversations/${c}/read`, headers: member.auth, payload: { seq: 0 } });
+    const read = await h.app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${c}/read`,
+      headers: member.auth,
+      payload: { seq: 0 },
+    });
     expect(read.statusCode).toBe(200);
 
     await h.world.setStatus(c, 'closed', owner.id);
@@ -117,13 +122,16 @@ describe('who may send and read', () => {
     const mine = await h.send(member, c, 'mine');
     const patch = (u: TestUser, id: string) =>
       h.app.inject({ method: 'PATCH', url: `/v1/messages/${id}`, headers: u.auth, payload: { content: 'edited' } });
-    const del = (u: TestUser, id: string) => h.app.inject({ method: 'DELETE', url: `/v1/messages/${id}`, headers: u.auth });
+    const del = (u: TestUser, id: string) =>
+      h.app.inject({ method: 'DELETE', url: `/v1/messages/${id}`, headers: u.auth });
 
     expect((await patch(owner, mine.id)).statusCode).toBe(403);
     expect((await patch(member, mine.id)).statusCode).toBe(200);
     expect((await del(stranger, mine.id)).statusCode).toBe(403);
     expect((await del(owner, mine.id)).statusCode).toBe(204);
-    const gone = (await h.app.inject({ method: 'GET', url: `/v1/messages/${mine.id}`, headers: member.auth })).json() as Message;
+    const gone = (
+      await h.app.inject({ method: 'GET', url: `/v1/messages/${mine.id}`, headers: member.auth })
+    ).json() as Message;
     expect(gone.deletedAt).not.toBeNull();
     expect((await patch(member, mine.id)).statusCode).toBe(409);
 

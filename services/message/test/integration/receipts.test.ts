@@ -88,7 +88,12 @@ describe('read and delivery markers', () => {
         h.events.filter((e) => e.type === 'receipt.delivered' && e.data.conversationId === c).map((e) => e.data),
       ).toEqual([expect.objectContaining({ userId: bob.id, seq: m2.seq })]),
     );
-    const bad = await h.app.inject({ method: 'POST', url: `/v1/conversations/${c}/read`, headers: bob.auth, payload: { seq: -1 } });
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${c}/read`,
+      headers: bob.auth,
+      payload: { seq: -1 },
+    });
     expect(bad.statusCode).toBe(400);
   });
 });

@@ -18,7 +18,11 @@ afterAll(async () => {
 });
 
 const list = async (user: TestUser, c: string) => {
-  const res = await h.app.inject({ method: 'GET', url: `/v1/conversations/${c}/messages?after=0&limit=200`, headers: user.auth });
+  const res = await h.app.inject({
+    method: 'GET',
+    url: `/v1/conversations/${c}/messages?after=0&limit=200`,
+    headers: user.auth,
+  });
   return (res.json() as { items: Message[] }).items;
 };
 
@@ -60,7 +64,12 @@ describe('system messages', () => {
     }
     expect(items.map((m) => m.seq)).toEqual(items.map((_, i) => i + 1));
     // Never unread.
-    const read = await h.app.inject({ method: 'POST', url: `/v1/conversations/${c}/read`, headers: ada.auth, payload: { seq: 0 } });
+    const read = await h.app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${c}/read`,
+      headers: ada.auth,
+      payload: { seq: 0 },
+    });
     expect(read.json()).toEqual({ lastReadSeq: 0, unreadCount: 0 });
   });
 
@@ -69,14 +78,25 @@ describe('system messages', () => {
     const event = await h.publish('member.added', {
       conversationId: c,
       conversation: h.world.conversation(c),
-      member: { userId: alan.id, role: 'member', state: 'active', notifications: 'all', joinedAt: new Date().toISOString() },
+      member: {
+        userId: alan.id,
+        role: 'member',
+        state: 'active',
+        notifications: 'all',
+        joinedAt: new Date().toISOString(),
+      },
       actorId: ada.id,
       via: 'added',
     });
     await eventually(async () => expect(await list(ada, c)).toHaveLength(1));
     await h.republish(event);
     await h.republish(event);
-    const marker = await h.publish('member.removed', { conversationId: c, userId: alan.id, actorId: alan.id, reason: 'left' });
+    const marker = await h.publish('member.removed', {
+      conversationId: c,
+      userId: alan.id,
+      actorId: alan.id,
+      reason: 'left',
+    });
     // Once the later event is handled, the redeliveries before it were too (one consumer, stream order).
     const items = await eventually(async () => {
       const got = await list(ada, c);
@@ -96,19 +116,29 @@ describe('system messages', () => {
     await eventually(() => expect(seen).toEqual([event.id, event.id, event.id]));
     await probe.stop();
     await eventually(() =>
-      expect(h.events.filter((e) => e.type === 'message.created' && e.data.message.conversationId === c)).toHaveLength(2),
+      expect(h.events.filter((e) => e.type === 'message.created' && e.data.message.conversationId === c)).toHaveLength(
+        2,
+      ),
     );
   });
 });
 
 describe('account deletion', () => {
-  it('tombstones the user\'s messages with new revs and drops their markers', async () => {
+  it("tombstones the user's messages with new revs and drops their markers", async () => {
     const zed = await h.makeUser('Zed');
     const c = (await h.world.createConversation({ createdBy: ada.id, memberIds: [zed.id], publish: false })).id;
-    const z1 = await h.send(zed, c, 'z1', { type: 'file', attachments: [{ url: 'https://x.example/f', name: 'f', mimeType: 'text/plain', size: 3 }] });
+    const z1 = await h.send(zed, c, 'z1', {
+      type: 'file',
+      attachments: [{ url: 'https://x.example/f', name: 'f', mimeType: 'text/plain', size: 3 }],
+    });
     const a1 = await h.send(ada, c, 'a1 @Zed');
     const z2 = await h.send(zed, c, 'z2');
-    await h.app.inject({ method: 'POST', url: `/v1/conversations/${c}/read`, headers: zed.auth, payload: { seq: a1.seq } });
+    await h.app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${c}/read`,
+      headers: zed.auth,
+      payload: { seq: a1.seq },
+    });
     const before = await h.app.inject({ method: 'GET', url: `/v1/messages/${a1.id}/receipts`, headers: ada.auth });
     expect((before.json() as { readBy: unknown[] }).readBy).toHaveLength(1);
 
@@ -128,7 +158,9 @@ describe('account deletion', () => {
     expect(after.json()).toEqual({ deliveredTo: [], readBy: [] });
     await eventually(() =>
       expect(
-        h.events.filter((e) => e.type === 'message.deleted' && e.data.message.senderId === zed.id).map((e) => e.data.message.id),
+        h.events
+          .filter((e) => e.type === 'message.deleted' && e.data.message.senderId === zed.id)
+          .map((e) => e.data.message.id),
       ).toEqual([z1.id, z2.id]),
     );
     // Applying it again changes nothing.
