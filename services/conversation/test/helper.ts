@@ -37,6 +37,8 @@ export interface Harness {
   makeUser(name?: string): Promise<TestUser>;
   /** Forgets a user on the auth side (as after account deletion). */
   forgetUser(id: string): void;
+  /** Makes the stand-in auth fail user lookups (as when auth is down) or answer again. */
+  setAuthUsersDown(down: boolean): void;
   /** Publishes an event as its owning service would (durable, on its stream). */
   publish<T extends EventType>(type: T, data: EventData<T>): Promise<AnyEventEnvelope>;
   /** Every event this service published so far, in stream order. */
@@ -73,11 +75,13 @@ export async function build(overrides: Partial<ConversationConfig> = {}): Promis
   const kid = newId();
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
   const directory = new Map<string, PublicUser>();
+  let usersDown = false;
   const subs = [
     infra.bus.serve(RPC.authJwks, () => ({ keys: [jwk] })),
-    infra.bus.serve(RPC.authUsers, (req: { ids: string[] }) => ({
-      users: req.ids.map((id) => directory.get(id)).filter((u): u is PublicUser => u !== undefined),
-    })),
+    infra.bus.serve(RPC.authUsers, (req: { ids: string[] }) => {
+      if (usersDown) throw new Error('auth is down');
+      return { users: req.ids.map((id) => directory.get(id)).filter((u): u is PublicUser => u !== undefined) };
+    }),
   ];
 
   const app = await buildApp(config, infra);
@@ -127,6 +131,9 @@ export async function build(overrides: Partial<ConversationConfig> = {}): Promis
     },
     forgetUser(id) {
       directory.delete(id);
+    },
+    setAuthUsersDown(down) {
+      usersDown = down;
     },
     async publish(type, data) {
       const stream = streamOf(type);

@@ -191,8 +191,14 @@ export function createConversationService(deps: ConversationServiceDeps) {
       if (details.length > 0) throw validationFailed(details);
       const maxMembers = body.type === 'direct' ? 2 : (body.maxMembers ?? LIMITS.maxMembersDefault);
       if (1 + others.length > maxMembers) throw conflict(`a conversation holds at most ${maxMembers} members`);
-      // The creator is resolved too (for their name), but is never refused: the token vouches for them.
-      const { unknown } = await users.resolve([actorId, ...others]);
+      // The creator is resolved too (for their name), but is never refused: the token vouches for them,
+      // and creating a conversation alone does not need auth to answer.
+      let unknown: string[] = [];
+      try {
+        ({ unknown } = await users.resolve([actorId, ...others]));
+      } catch (err) {
+        if (others.length > 0) throw err;
+      }
       const unknownOthers = unknown.filter((u) => u !== actorId);
       if (unknownOthers.length > 0) throw unknownUsersError(unknownOthers);
 

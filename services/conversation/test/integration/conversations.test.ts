@@ -114,6 +114,25 @@ describe('creating', () => {
     expect(res.json().error.code).toBe('conflict');
   });
 
+  it('answers 503 when auth cannot vouch for a user never seen, and works for known ones', async () => {
+    const ada = await h.makeUser();
+    const known = await h.makeUser();
+    await post(ada, '/v1/conversations', { type: 'group', memberIds: [known.id] });
+    const unseen = await h.makeUser();
+    const loner = await h.makeUser();
+    h.setAuthUsersDown(true);
+    try {
+      const res = await post(ada, '/v1/conversations', { type: 'group', memberIds: [unseen.id] });
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.code).toBe('unavailable');
+      expect((await post(ada, '/v1/conversations', { type: 'group', memberIds: [known.id] })).statusCode).toBe(201);
+      expect((await post(loner, '/v1/conversations', { type: 'group', memberIds: [] })).statusCode).toBe(201);
+    } finally {
+      h.setAuthUsersDown(false);
+    }
+    expect((await post(ada, '/v1/conversations', { type: 'group', memberIds: [unseen.id] })).statusCode).toBe(201);
+  });
+
   it('requires a valid token', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/v1/conversations' });
     expect(res.statusCode).toBe(401);
