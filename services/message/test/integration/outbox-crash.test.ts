@@ -63,11 +63,13 @@ describe('outbox crash recovery', () => {
     await h.replica();
     const ids = [before, ...committed].map((m) => m.id);
     const created = () => h.events.filter((e) => e.type === 'message.created' && e.data.message.conversationId === c);
-    await eventually(() => expect(new Set(created().map((e) => e.data.message.id))).toEqual(new Set(ids)));
+    await eventually(() =>
+      expect(new Set(created().map((e) => (e.data as { message: Message }).message.id))).toEqual(new Set(ids)),
+    );
     await new Promise((r) => setTimeout(r, 500)); // anything published twice would have arrived by now
     expect(
       created()
-        .map((e) => e.data.message.id)
+        .map((e) => (e.data as { message: Message }).message.id)
         .sort(),
     ).toEqual([...ids].sort());
     expect(new Set(created().map((e) => e.id)).size).toBe(ids.length);

@@ -160,7 +160,7 @@ describe('account deletion', () => {
       expect(
         h.events
           .filter((e) => e.type === 'message.deleted' && e.data.message.senderId === zed.id)
-          .map((e) => e.data.message.id),
+          .map((e) => (e.data as { message: Message }).message.id),
       ).toEqual([z1.id, z2.id]),
     );
     // Applying it again changes nothing.
