@@ -299,7 +299,11 @@ export const ROUTES: readonly RouteSpec[] = [
     service: 'message',
     summary: 'Messages created, edited or deleted after a rev, in rev order',
     query: Type.Object(
-      { sinceRev: Type.Integer({ minimum: 0 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+      {
+        sinceRev: Type.Integer({ minimum: 0 }),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+      },
       strict,
     ),
     success: { status: 200, schema: Changes },

@@ -289,6 +289,61 @@ describe('typing and presence', () => {
   });
 });
 
+describe('liveness and flow control', () => {
+  it('drops a connection that stops answering heartbeats and shows its user offline', async () => {
+    const g = await startGateway(infra, { WS_HEARTBEAT_MS: '200' }, { authKeys: keys.jwks });
+    try {
+      const conv = newId();
+      const [watcher, ghost] = [newId(), newId()];
+      memberships.add(watcher, conv);
+      memberships.add(ghost, conv);
+      const w = await WsClient.ready(g.wsUrl, await keys.sign(watcher));
+      clients.push(w);
+      const gc = await WsClient.ready(g.wsUrl, await keys.sign(ghost));
+      await w.next((f) => f.type === 'presence' && f.userId === ghost && f.status === 'online');
+      // The client stops reading (and so stops answering pings) without closing.
+      (gc.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const offline = await w.next(
+        (f) => f.type === 'presence' && f.userId === ghost && f.status === 'offline',
+        10_000,
+      );
+      expect(offline.lastSeenAt).toBeTruthy();
+      (gc.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      await gc.closed;
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('closes a reader whose send buffer passes WS_MAX_BUFFERED_BYTES (4408)', async () => {
+    const g = await startGateway(infra, { WS_MAX_BUFFERED_BYTES: '1024' }, { authKeys: keys.jwks });
+    try {
+      const conv = newId();
+      const [sender, slow] = [newId(), newId()];
+      memberships.add(slow, conv);
+      const c = await WsClient.ready(g.wsUrl, await keys.sign(slow));
+      (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const big = 'x'.repeat(8000);
+      // Bounded: enough to fill the loopback socket buffers several times over.
+      for (let rev = 1; rev <= 1500; rev++) {
+        publishEvent(infra.bus, 'message.created', conv, { message: testMessage(conv, sender, rev, big) });
+        if (rev % 100 === 0) {
+          const m = await g.app.inject({ url: '/metrics' });
+          if (/ws_slow_consumer_closes_total\S* 1/.test(m.body)) break;
+        }
+      }
+      await eventually(async () =>
+        /ws_slow_consumer_closes_total\S* 1/.test((await g.app.inject({ url: '/metrics' })).body),
+      );
+      (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      const closed = await c.closed;
+      expect(closed.code).toBe(4408);
+    } finally {
+      await g.close();
+    }
+  }, 30_000);
+});
+
 describe('revocation', () => {
   it('closes the revoked session with 4401 and keeps the others', async () => {
     const userId = newId();
