@@ -1,6 +1,7 @@
 // Public surface of the service kit (docs/service-kit.md). Each line names the
 // file that owns it; keep this list the only barrel.
 export * from './bus/bus';
+export * from './bus/dead-letter';
 export * from './bus/memory-bus';
 export * from './bus/nats-bus';
 export * from './kv/key-value';
