@@ -140,6 +140,15 @@ describe('example service on the kit', () => {
     expect(processed).toHaveLength(1);
   });
 
+  it('exports the outbox backlog and consumer lag on /metrics', async () => {
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/outbox_backlog\{[^}]*producer="example"[^}]*\} \d+/);
+    expect(res.body).toMatch(/outbox_published_total\{[^}]*producer="example"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/consumer_pending\{[^}]*durable="example-user-updated"[^}]*\} \d+/);
+    expect(res.body).toMatch(/consumer_handle_seconds_count\{[^}]*durable="example-user-updated"[^}]*\} [1-9]/);
+  });
+
   describe('readiness when NATS goes away', () => {
     let server: ChildProcess | undefined;
     let storeDir: string;
