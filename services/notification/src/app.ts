@@ -14,6 +14,7 @@ import { NotificationRepository } from './notifications/notification.repository'
 import { notificationRoutes } from './notifications/notification.routes';
 import { NotificationService } from './notifications/notification.service';
 import { startNotificationSubscribers } from './notifications/notification.subscribers';
+import { createReadYourWrites } from './notifications/read-your-writes';
 import { ReadModelRepository } from './read-model/read-model.repository';
 import { ReadModelService } from './read-model/read-model.service';
 
@@ -65,11 +66,19 @@ export async function buildApp(
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
     logger: log,
   });
+  const readYourWrites = createReadYourWrites({
+    kv: infra.kv,
+    maxWaitMs: config.READ_YOUR_WRITES_WAIT_MS,
+    conversationsOf: (userId, limit) => readModelRepo.conversationsOf(infra.db.db, userId, limit),
+    readMarks: (userId, ids) => readModelRepo.readMarks(infra.db.db, userId, ids),
+    logger: log,
+  });
   const notifications = new NotificationService(
     new NotificationRepository(infra.db.db),
     readModelRepo,
     readModel,
     outbox,
+    readYourWrites,
     { editNotifyIntervalMs: config.EDIT_NOTIFY_INTERVAL_MS, bodyPreviewChars: config.BODY_PREVIEW_CHARS },
   );
 

@@ -6,7 +6,8 @@
  * which preference), `users` (sender names for titles; tombstoned on
  * deletion so a late update never resurrects a name) and `messages` (one
  * small row per message: its seq, its sender for reply detection, and the
- * edit-notification throttle). Only the repositories import this file.
+ * edit-notification throttle), `read_marks` (each member's read marker, for
+ * read-your-writes). Only the repositories import this file.
  */
 import { outboxTable, processedEventsTable } from '@parley/service-kit';
 import { sql } from 'drizzle-orm';
@@ -116,6 +117,21 @@ export const messages = notificationSchema.table(
     lastEditNotifiedAt: ts('last_edit_notified_at'),
   },
   (t) => [index('messages_conversation_idx').on(t.conversationId, t.seq)],
+);
+
+/**
+ * Read model: each member's read marker per conversation (from receipt.read),
+ * so a read is known to be applied before answering its author
+ * (read-your-writes watermark of the message service).
+ */
+export const readMarks = notificationSchema.table(
+  'read_marks',
+  {
+    userId: uuid('user_id').notNull(),
+    conversationId: uuid('conversation_id').notNull(),
+    readSeq: integer('read_seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
 );
 
 export const outbox = outboxTable(notificationSchema);

@@ -20,6 +20,7 @@ import {
   type NotificationRepository,
 } from './notification.repository';
 import { canBeNotified, notificationText, planRecipients, shouldNotifyEdit } from './notification.rules';
+import type { ReadYourWrites } from './read-your-writes';
 
 export interface NotificationServiceOptions {
   editNotifyIntervalMs: number;
@@ -35,6 +36,7 @@ export class NotificationService {
     private readonly readModelRepo: ReadModelRepository,
     private readonly readModel: ReadModelService,
     private readonly outbox: Pick<Outbox, 'add' | 'transaction'>,
+    private readonly readYourWrites: ReadYourWrites,
     private readonly opts: NotificationServiceOptions,
   ) {}
 
@@ -136,6 +138,7 @@ export class NotificationService {
   /** receipt.read: the member's notifications of messages up to `seq` become read. */
   async applyReadReceipt(tx: DbOrTx, data: EventData<'receipt.read'>): Promise<number> {
     const at = new Date(data.at);
+    await this.readModelRepo.advanceReadMark(tx, data.userId, data.conversationId, data.seq);
     const ids = await this.repo.markReadUpTo(tx, data.userId, data.conversationId, data.seq, at);
     await this.announceRead(tx, data.userId, ids, at);
     return ids.length;
@@ -172,6 +175,7 @@ export class NotificationService {
 
   async list(userId: string, q: { unread?: boolean; limit: number; cursor?: string }): Promise<PageOf<Notification>> {
     const beforeId = q.cursor ? decodeCursor(q.cursor) : undefined;
+    await this.readYourWrites.await(userId);
     const rows = await this.repo.listForUser(userId, {
       unreadOnly: q.unread === true,
       limit: q.limit + 1,
@@ -182,7 +186,8 @@ export class NotificationService {
     return { items, nextCursor };
   }
 
-  unreadCount(userId: string): Promise<number> {
+  async unreadCount(userId: string): Promise<number> {
+    await this.readYourWrites.await(userId);
     return this.repo.countUnread(userId);
   }
 

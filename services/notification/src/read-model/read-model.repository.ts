@@ -6,7 +6,8 @@
  */
 import type { DbOrTx } from '@parley/service-kit';
 import { and, eq, inArray, isNull, lte, notInArray, sql } from 'drizzle-orm';
-import { conversations, members, messages, users } from '../db/schema';
+import type { Db } from '@parley/service-kit';
+import { conversations, members, messages, readMarks, users } from '../db/schema';
 import type { MemberState, MemberView, Preference } from '../notifications/notification.rules';
 
 export interface ConversationView {
@@ -186,5 +187,37 @@ export class ReadModelRepository {
       )
       .returning({ id: messages.id });
     return rows.length > 0;
+  }
+
+  /** Moves a member's read marker forward (never back). */
+  async advanceReadMark(tx: DbOrTx, userId: string, conversationId: string, readSeq: number): Promise<void> {
+    await tx
+      .insert(readMarks)
+      .values({ userId, conversationId, readSeq })
+      .onConflictDoUpdate({
+        target: [readMarks.userId, readMarks.conversationId],
+        set: { readSeq: sql`greatest(${readMarks.readSeq}, excluded.read_seq)` },
+      });
+  }
+
+  async readMarks(db: Db, userId: string, conversationIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (conversationIds.length === 0) return out;
+    const rows = await db
+      .select({ conversationId: readMarks.conversationId, readSeq: readMarks.readSeq })
+      .from(readMarks)
+      .where(and(eq(readMarks.userId, userId), inArray(readMarks.conversationId, conversationIds)));
+    for (const r of rows) out.set(r.conversationId, r.readSeq);
+    return out;
+  }
+
+  /** Conversations where the user is an active or muted member, per the model. */
+  async conversationsOf(db: Db, userId: string, limit: number): Promise<string[]> {
+    const rows = await db
+      .select({ id: members.conversationId })
+      .from(members)
+      .where(and(eq(members.userId, userId), inArray(members.state, ['active', 'muted'])))
+      .limit(limit);
+    return rows.map((r) => r.id);
   }
 }

@@ -357,6 +357,52 @@ describe('read state', () => {
   });
 });
 
+describe('read-your-writes', () => {
+  it('a count right after the caller read waits for that read to be applied', async () => {
+    const [ada, bob] = users('Ada', 'Bob');
+    const conv = await group(ada, [bob]);
+    await send(conv, ada.id, { content: 'one' });
+    const m2 = await send(conv, ada.id, { content: 'two' });
+    await awaitNotifications(bob.id, m2.message.id);
+    await awaitMemberState(conv, bob.id, 'active');
+    expect(await unreadCount(bob.id)).toBe(2);
+
+    // POST /read at the message service committed and recorded Bob's watermark;
+    // its receipt.read event reaches this service a moment later.
+    await t.infra.kv.set(`rw:${bob.id}:${conv}`, JSON.stringify({ rev: m2.message.rev, readSeq: m2.message.seq }), {
+      ttlMs: 60_000,
+    });
+    const answer = unreadCount(bob.id);
+    setTimeout(() => {
+      void t.publish('receipt.read', {
+        conversationId: conv,
+        userId: bob.id,
+        seq: m2.message.seq,
+        at: new Date().toISOString(),
+      });
+    }, 200);
+    expect(await answer).toBe(0);
+  });
+});
+
+describe('deleted messages', () => {
+  it('blanks the body of the notifications of a deleted message', async () => {
+    const [ada, bob] = users('Ada', 'Bob');
+    const conv = await group(ada, [bob]);
+    const { message } = await send(conv, ada.id, { content: 'oops, wrong chat' });
+    await awaitNotifications(bob.id, message.id);
+    await t.publish('message.deleted', {
+      message: { ...message, content: '', rev: message.rev + 1, deletedAt: new Date().toISOString() },
+      deletedBy: ada.id,
+    });
+    const page = await eventually(
+      () => list(bob.id),
+      (p) => ofMessage(p, message.id)[0]?.body === '',
+    );
+    expect(ofMessage(page, message.id)[0]).toMatchObject({ body: '', title: 'Ada in Team' });
+  });
+});
+
 describe('edits', () => {
   it('notifies those notified of the original, at most once a minute per message', async () => {
     const [ada, bob, cy, dee] = users('Ada', 'Bob', 'Cy', 'Dee');
@@ -462,7 +508,9 @@ describe('REST edges', () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/^consumer_pending\{[^}]*durable="notification-message-created"[^}]*\} \d+$/m);
-    expect(res.body).toMatch(/^consumer_handle_seconds_count\{[^}]*durable="notification-message-created"[^}]*\} [1-9]/m);
+    expect(res.body).toMatch(
+      /^consumer_handle_seconds_count\{[^}]*durable="notification-message-created"[^}]*\} [1-9]/m,
+    );
     expect(res.body).toContain('outbox_backlog');
   });
 });
