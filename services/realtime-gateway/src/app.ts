@@ -20,6 +20,7 @@ import { realtimeMetrics } from './realtime/realtime.metrics';
 import { RealtimeProtocol } from './realtime/realtime.protocol';
 import { realtimeRoutes } from './realtime/realtime.routes';
 import { RealtimeHub } from './realtime/realtime.service';
+import { webRoutes } from './web/web.routes';
 import { UpstreamClient } from './realtime/upstream.client';
 
 declare module 'fastify' {
@@ -116,6 +117,7 @@ export async function buildApp(config: GatewayConfig, infra: Infra, opts: BuildO
   // ---- routes --------------------------------------------------------------------
   await app.register(docsRoutes);
   await app.register(edgeRoutes, { config });
+  if (config.WEB_ROOT) await app.register(webRoutes, { root: config.WEB_ROOT });
   return app;
 }
 

@@ -35,6 +35,8 @@ export const GatewayOwnConfig = Type.Object({
   WS_FRAME_RATE_PER_SEC: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
   /** When set, `/metrics` requires `Authorization: Bearer <token>`; unset, it answers loopback callers only. */
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  /** Directory of the built web client served at `/` (packages/web/dist); unset: no web client. */
+  WEB_ROOT: Type.Optional(Type.String({ minLength: 1 })),
 });
 
 export const GatewayConfig = Type.Composite([baseServiceConfig({ port: 3000 }), GatewayOwnConfig]);
