@@ -20,6 +20,7 @@ import { loadConfig, newId, type Subscription } from '@parley/service-kit';
 import { createTestInfra, type TestInfra } from '@parley/service-kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { Logger } from 'pino';
 import { buildApp } from '../src/app';
 import { HistoryConfig } from '../src/config';
 import { Directory } from './factories/directory';
@@ -36,8 +37,8 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function setup(env: Record<string, string> = {}): Promise<TestContext> {
-  const infra = await createTestInfra({ real: true, service: 'history' });
+export async function setup(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestContext> {
+  const infra = await createTestInfra({ real: true, service: 'history', logger: opts.logger });
   const config = loadConfig(HistoryConfig, env);
   const served: Subscription[] = [];
   try {
