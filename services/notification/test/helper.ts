@@ -60,6 +60,7 @@ export async function setup(env: Record<string, string> = {}, opts: { logger?: L
     served.push(
       infra.bus.serve(RPC.conversationMembers, (req: { conversationId: string }): MembersAnswer => {
         directory.membersRequests++;
+        if (directory.membersDown) throw new Error('conversation service unavailable');
         return directory.membersReply(req.conversationId);
       }),
     );

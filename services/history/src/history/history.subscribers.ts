@@ -7,6 +7,13 @@ import type { Consumers, Tx } from '@parley/service-kit';
 import type { MembershipService } from '../membership/membership.service';
 import type { HistoryService } from './history.service';
 
+/**
+ * Retries for about 25 minutes before an event is dead-lettered: handling
+ * may need another service (membership over RPC) or the database, and an
+ * event given up on is a lost notification, revision or erasure.
+ */
+export const RETRY = { maxDeliver: 30, backoffMs: [200, 1000, 5000, 15_000, 30_000, 60_000] };
+
 type Handler<T extends EventType> = (data: EventData<T>, tx: Tx, occurredAt: Date) => Promise<void>;
 
 export async function startHistorySubscribers(deps: {
@@ -18,7 +25,7 @@ export async function startHistorySubscribers(deps: {
 
   async function on<T extends EventType>(stream: StreamKey, type: T, what: string, handle: Handler<T>) {
     await consumers.on(
-      { stream, durable: `history-${what}`, filter: filterOf(type) },
+      { stream, durable: `history-${what}`, filter: filterOf(type), ...RETRY },
       async (event: AnyEventEnvelope, tx: Tx) => {
         if (event.type !== type) return;
         await handle(event.data as EventData<T>, tx, new Date(event.occurredAt));

@@ -10,6 +10,13 @@ import type { Consumers, Tx } from '@parley/service-kit';
 import type { ReadModelService } from '../read-model/read-model.service';
 import type { NotificationService } from './notification.service';
 
+/**
+ * Retries for about 25 minutes before an event is dead-lettered: handling
+ * may need another service (membership over RPC) or the database, and an
+ * event given up on is a lost notification, revision or erasure.
+ */
+export const RETRY = { maxDeliver: 30, backoffMs: [200, 1000, 5000, 15_000, 30_000, 60_000] };
+
 type Handler<T extends EventType> = (data: EventData<T>, tx: Tx, occurredAt: Date) => Promise<void>;
 
 export interface SubscriberDeps {
@@ -25,7 +32,7 @@ export async function startNotificationSubscribers(deps: SubscriberDeps): Promis
 
   async function on<T extends EventType>(stream: StreamKey, type: T, what: string, handle: Handler<T>) {
     await consumers.on(
-      { stream, durable: `notification-${what}`, filter: filterOf(type) },
+      { stream, durable: `notification-${what}`, filter: filterOf(type), ...RETRY },
       async (event: AnyEventEnvelope, tx: Tx) => {
         // The filter admits only `type`; the envelope was validated by the kit.
         if (event.type !== type) return;

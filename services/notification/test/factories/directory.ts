@@ -22,6 +22,8 @@ export class Directory {
   readonly conversations = new Map<string, StoredConversation>();
   /** How many times the service asked for a member list. */
   membersRequests = 0;
+  /** While true, the conversation service answers member lists with an error (stands for an outage). */
+  membersDown = false;
 
   makeUser(name: string): PublicUser {
     const user: PublicUser = {

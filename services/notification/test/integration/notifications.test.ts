@@ -134,6 +134,25 @@ describe('new messages', () => {
     expect(t.directory.membersRequests).toBeGreaterThan(before);
   });
 
+  it('retries, rather than drops, a message whose members cannot be asked for yet', async () => {
+    const [ada, bob] = users('Ada', 'Bob');
+    const conv = t.directory.makeGroup(ada, [bob], { title: 'Outage' }).conversation.id;
+    const before = t.directory.membersRequests;
+    t.directory.membersDown = true;
+    try {
+      const { message } = await send(conv, ada.id);
+      await eventually(
+        async () => t.directory.membersRequests,
+        (n) => n > before,
+      );
+      expect((await list(bob.id)).items).toEqual([]);
+      t.directory.membersDown = false;
+      expect(await awaitNotifications(bob.id, message.id)).toHaveLength(1);
+    } finally {
+      t.directory.membersDown = false;
+    }
+  });
+
   it('follows preferences: `mentions` gets mentions, @all and replies to them; `none` gets nothing', async () => {
     const [ada, bob, cy, dee] = users('Ada', 'Bob', 'Cy', 'Dee');
     const conv = await group(ada, [bob, cy, dee], { preferences: {} });
