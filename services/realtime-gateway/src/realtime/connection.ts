@@ -37,6 +37,7 @@ export class Connection {
   /** Conversations with a `resume` running: live message events wait here. */
   private readonly resuming = new Map<string, { rev: number; raw: string }[]>();
   private terminateTimer: ReturnType<typeof setTimeout> | null = null;
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     readonly id: string,
@@ -112,6 +113,19 @@ export class Connection {
   }
 
   /**
+   * The access token's end: the connection closes with 4401 then, unless a
+   * fresh `auth` frame moved it. Clients refresh and reconnect on 4401, so a
+   * send never fails for good on an expired token mid-connection.
+   */
+  expireAt(epochMs: number): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    // setTimeout holds at most ~24.8 days; tokens live 15 minutes.
+    const delay = Math.min(Math.max(0, epochMs - Date.now()), 2_000_000_000);
+    this.expiryTimer = setTimeout(() => this.close(CLOSE_UNAUTHORIZED, 'token expired'), delay);
+    this.expiryTimer.unref?.();
+  }
+
+  /**
    * Closes with a code. A reader that does not read may never see the close
    * frame: the socket is destroyed if it has not closed within 2 s.
    */
@@ -132,8 +146,11 @@ export class Connection {
   disposed(): void {
     this.state = 'closed';
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.terminateTimer = null;
+    this.expiryTimer = null;
   }
 }
 
 export const CLOSE = WS_CLOSE;
+const CLOSE_UNAUTHORIZED = WS_CLOSE.unauthorized;

@@ -30,7 +30,7 @@ export interface ProtocolDeps {
   upstream: UpstreamClient;
   metrics: RealtimeMetrics;
   logger: Logger;
-  verify(token: string): Promise<{ userId: string; sessionId: string }>;
+  verify(token: string): Promise<{ userId: string; sessionId: string; exp: number }>;
 }
 
 /** Frames received while authentication is still running wait here (bounded). */
@@ -133,7 +133,7 @@ export class RealtimeProtocol {
 
   /** Verifies the token and, for a new connection, registers it; false when the socket was closed. */
   private async authenticate(conn: Connection, token: string, replyTo?: string): Promise<boolean> {
-    let verified: { userId: string; sessionId: string };
+    let verified: { userId: string; sessionId: string; exp: number };
     try {
       verified = await this.deps.verify(token);
     } catch {
@@ -149,6 +149,7 @@ export class RealtimeProtocol {
       }
       conn.token = token;
       conn.sessionId = verified.sessionId;
+      conn.expireAt(verified.exp * 1000);
       this.sendReady(conn, replyTo);
       return true;
     }
@@ -168,6 +169,7 @@ export class RealtimeProtocol {
       return false;
     }
     conn.state = 'open';
+    conn.expireAt(verified.exp * 1000);
     this.sendReady(conn, replyTo);
     void this.markOnline(conn);
     return true;

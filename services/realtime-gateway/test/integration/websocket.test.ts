@@ -84,6 +84,17 @@ describe('authentication', () => {
     expect((await early.closed).code).toBe(4401);
   });
 
+  it('closes with 4401 when the access token expires, unless a fresh auth frame came first', async () => {
+    const userId = newId();
+    const short = await WsClient.ready(gw.wsUrl, await keys.sign(userId, { expiresInSec: 2 }));
+    const refreshed = await WsClient.ready(gw.wsUrl, await keys.sign(userId, { expiresInSec: 2 }));
+    clients.push(refreshed);
+    const again = await refreshed.request({ type: 'auth', token: await keys.sign(userId) });
+    expect(again.type).toBe('ready');
+    expect((await short.closed).code).toBe(4401);
+    expect((await refreshed.request({ type: 'ping' })).type).toBe('pong');
+  }, 15_000);
+
   it('refuses an Origin outside the allow-list with 4403 and accepts a listed one', async () => {
     const token = await keys.sign(newId());
     const evil = await WsClient.connect(gw.wsUrl, { token, origin: 'http://evil.test' });
