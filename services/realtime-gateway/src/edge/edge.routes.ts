@@ -73,8 +73,8 @@ export async function edgeRoutes(app: FastifyInstance, opts: EdgeOptions): Promi
             for (const h of HOP_BY_HOP) delete out[h];
             return out;
           },
-          onError: (r, { error }) => {
-            r.request.log.warn({ err: error, upstream: route.service }, 'upstream unavailable');
+          // reply-from already logged the cause; the error handler logs the 503.
+          onError: (r) => {
             r.send(unavailable(`${route.service} service is unavailable`));
           },
         });
