@@ -4,7 +4,10 @@
  * 404s counted, shared by two gateways), CORS and security headers, docs and
  * the protected /metrics.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { newId } from '@parley/service-kit';
 import { createTestInfra, requireServers, type TestInfra } from '@parley/service-kit/testing';
@@ -194,6 +197,25 @@ describe('headers, docs and metrics', () => {
     expect(listedRoutes(openapi)).toEqual(expect.arrayContaining(API_MD_ROUTES));
     const asyncapi = (await (await fetch(`${g.url}/docs/asyncapi.json`)).json()) as Record<string, unknown>;
     expect(asyncapi.asyncapi).toBe('3.0.0');
+  });
+
+  it('serves the web client at / beside the API when WEB_ROOT is set', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'parley-web-'));
+    try {
+      writeFileSync(join(root, 'index.html'), '<!doctype html><title>Parley</title>');
+      writeFileSync(join(root, 'app.js'), 'console.log(1)');
+      const g = await gateway({ WEB_ROOT: root });
+      const page = await fetch(`${g.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Parley</title>');
+      expect((await fetch(`${g.url}/app.js`)).status).toBe(200);
+      const missing = await fetch(`${g.url}/nothing.js`);
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
+      expect((await fetch(`${g.url}/docs/openapi.json`)).status).toBe(200);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('keeps /metrics off the public port unless the caller holds the metrics token', async () => {
