@@ -59,9 +59,12 @@ export interface MemberCursor {
 }
 
 /** Unread messages of the joined member: after their marker, not theirs, not deleted, not system. */
+// The outer column is written out qualified: drizzle renders `${members.conversationId}`
+// as a bare "conversation_id", which inside this subquery means mi's own column
+// (always true), so every conversation of the user was counted.
 const unreadCount = sql<number>`(
   select count(*)::int from "conversation"."message_index" mi
-  where mi.conversation_id = ${members.conversationId}
+  where mi.conversation_id = "conversation"."members"."conversation_id"
     and mi.seq > ${members.lastReadSeq}
     and not mi.deleted and not mi.is_system
     and mi.sender_id is distinct from ${members.userId}
