@@ -1,21 +1,14 @@
-/** Runs the notification service on its own: config from the environment, real or embedded infra. */
-import { closeInfra, createInfra, loadConfig, runService } from '@parley/service-kit';
+/**
+ * Runs the notification service on its own: config from the environment, real or
+ * embedded infrastructure, listen, graceful close (`--migrate-only` applies
+ * the migrations and exits, for init containers).
+ */
+import { startService } from '@parley/service-kit';
 import { buildApp } from './app';
 import { NotificationConfig } from './config';
 
-const config = loadConfig(NotificationConfig);
-const infra = await createInfra({
-  service: 'notification',
-  databaseUrl: config.DATABASE_URL,
-  natsUrl: config.NATS_URL,
-  redisUrl: config.REDIS_URL,
-  busPrefix: config.BUS_PREFIX,
-  kvPrefix: config.KV_PREFIX,
-  dataDir: config.DATABASE_URL ? undefined : `${config.DATA_DIR}/notification`,
-});
-
-await runService(() => buildApp(config, infra), {
-  port: config.PORT,
-  host: config.HOST,
-  onClose: () => closeInfra(infra),
+await startService({
+  name: 'notification',
+  schema: NotificationConfig,
+  build: (config: NotificationConfig, infra) => buildApp(config, infra),
 });
