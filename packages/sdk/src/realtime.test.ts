@@ -146,6 +146,14 @@ describe('RealtimeConnection', () => {
     rt.close();
   });
 
+  it('sends the message type as messageType so it cannot replace the frame type', async () => {
+    const { rt, ws } = await connected();
+    void rt.send(conv, { content: 'a picture', type: 'image' }).catch(() => {});
+    await vi.waitFor(() => expect(ws.framesOf('message.send')).toHaveLength(1));
+    expect(ws.framesOf('message.send')[0]).toMatchObject({ type: 'message.send', messageType: 'image' });
+    rt.close();
+  });
+
   it('rejects a send the server refuses for good and drops it from the queue', async () => {
     const { rt, ws } = await connected();
     const sending = rt.send(conv, { content: 'x' });

@@ -428,8 +428,9 @@ export class RealtimeConnection {
     if (this.inFlight.has(item.clientMessageId) || this.stateValue !== 'open') return;
     this.inFlight.add(item.clientMessageId);
     try {
-      const { queuedAt: _q, ...fields } = item;
-      const reply = await this.request({ type: 'message.send', ...stripUndefined(fields) });
+      // The frame's own `type` is `message.send`: the message's type travels as `messageType`.
+      const { queuedAt: _q, type: messageType, ...fields } = item;
+      const reply = await this.request({ ...stripUndefined({ ...fields, messageType }), type: 'message.send' });
       this.settle(item.clientMessageId, reply.message as Message, null);
     } catch (err) {
       const e = err instanceof ParleyApiError ? err : new ParleyApiError(0, 'network_error', String(err));

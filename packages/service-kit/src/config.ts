@@ -38,6 +38,12 @@ export function baseServiceConfig(defaults: { port?: number } = {}) {
     BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
     AUTH_ISSUER: Type.String({ minLength: 1, default: 'parley' }),
     AUTH_AUDIENCE: Type.String({ minLength: 1, default: 'parley' }),
+    /** Postgres pool size per process. */
+    DB_POOL_MAX: Type.Integer({ minimum: 2, maximum: 500, default: 10 }),
+    /** Prepared statements; set false behind PgBouncer in transaction mode. */
+    DB_PREPARE: Type.Boolean({ default: true }),
+    /** JetStream replicas of the streams this service provisions. */
+    STREAM_REPLICAS: Type.Integer({ minimum: 1, maximum: 5, default: 1 }),
   });
 }
 export const BaseServiceConfig = baseServiceConfig();

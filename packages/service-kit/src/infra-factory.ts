@@ -6,6 +6,7 @@
  * memory bus, one memory kv for every service of the process) belong to the
  * caller and are not closed by `closeInfra`.
  */
+import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import pino, { type Logger } from 'pino';
 import type { Bus } from './bus/bus';
@@ -54,6 +55,36 @@ export interface InfraConfig {
 /** What closeInfra closes: only the handles createInfra made itself. */
 const ownedClosers = new WeakMap<Infra, (() => Promise<void>)[]>();
 
+/** The infra settings of a service's validated config (BaseServiceConfig variables). */
+export function infraConfigOf(
+  config: {
+    DATABASE_URL?: string;
+    NATS_URL?: string;
+    REDIS_URL?: string;
+    BUS_PREFIX: string;
+    KV_PREFIX: string;
+    DATA_DIR: string;
+    DB_POOL_MAX: number;
+    DB_PREPARE: boolean;
+    STREAM_REPLICAS: number;
+  },
+  service: string,
+): InfraConfig {
+  return {
+    service,
+    databaseUrl: config.DATABASE_URL,
+    natsUrl: config.NATS_URL,
+    redisUrl: config.REDIS_URL,
+    busPrefix: config.BUS_PREFIX,
+    kvPrefix: config.KV_PREFIX,
+    // Embedded mode on its own: a PGlite directory of this service only.
+    dataDir: config.DATABASE_URL ? undefined : join(config.DATA_DIR, service),
+    dbPoolMax: config.DB_POOL_MAX,
+    dbPrepare: config.DB_PREPARE,
+    streamReplicas: config.STREAM_REPLICAS,
+  };
+}
+
 export async function createInfra(cfg: InfraConfig): Promise<Infra> {
   const logger = cfg.logger ?? pino({ name: cfg.service });
   const closers: (() => Promise<void>)[] = [];
@@ -89,7 +120,7 @@ export async function createInfra(cfg: InfraConfig): Promise<Infra> {
     } else if (cfg.memoryBus) {
       bus = cfg.memoryBus;
     } else {
-      bus = createMemoryBus({ prefix: busPrefix });
+      bus = createMemoryBus({ prefix: busPrefix, logger });
       const owned = bus;
       closers.unshift(() => owned.close());
     }

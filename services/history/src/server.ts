@@ -7,4 +7,8 @@ import { startService } from '@parley/service-kit';
 import { buildApp } from './app';
 import { HistoryConfig } from './config';
 
-await startService({ name: 'history', schema: HistoryConfig, build: (config: HistoryConfig, infra) => buildApp(config, infra) });
+await startService({
+  name: 'history',
+  schema: HistoryConfig,
+  build: (config: HistoryConfig, infra) => buildApp(config, infra),
+});

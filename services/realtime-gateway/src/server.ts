@@ -1,22 +1,14 @@
 /**
- * Runs the gateway: config from the environment, infrastructure (NATS and
- * Redis when their URLs are set), the app, listen, graceful shutdown.
+ * Runs the realtime-gateway service on its own: config from the environment, real or
+ * embedded infrastructure, listen, graceful close (`--migrate-only` applies
+ * the migrations and exits, for init containers).
  */
-import { closeInfra, createInfra, loadConfig, runService } from '@parley/service-kit';
+import { startService } from '@parley/service-kit';
 import { buildApp } from './app';
 import { GatewayConfig } from './config';
 
-const config = loadConfig(GatewayConfig);
-const infra = await createInfra({
-  service: 'realtime-gateway',
-  databaseUrl: config.DATABASE_URL,
-  natsUrl: config.NATS_URL,
-  redisUrl: config.REDIS_URL,
-  busPrefix: config.BUS_PREFIX,
-  kvPrefix: config.KV_PREFIX,
-});
-await runService(() => buildApp(config, infra), {
-  port: config.PORT,
-  host: config.HOST,
-  onClose: () => closeInfra(infra),
+await startService({
+  name: 'realtime-gateway',
+  schema: GatewayConfig,
+  build: (config: GatewayConfig, infra) => buildApp(config, infra),
 });

@@ -7,7 +7,11 @@
  */
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
+import type { TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import { type BaseServiceConfig, loadConfig } from '../config';
+import type { Infra } from '../infra';
+import { closeInfra, createInfra, infraConfigOf } from '../infra-factory';
 
 export interface RunServiceOptions {
   port: number;
@@ -48,6 +52,15 @@ export async function runService(
   }
   const log = opts.logger ?? app.log;
 
+  if (process.argv.includes('--migrate-only')) {
+    // Building applied the migrations (under the advisory lock): the init
+    // container's work is done. Close without listening.
+    log.info('migrations applied (--migrate-only); exiting');
+    await app.close();
+    await opts.onClose?.();
+    return { app, address: '', close: async () => {} };
+  }
+
   let closing: Promise<void> | undefined;
   let grace: ReturnType<typeof closeWithGrace> | undefined;
   const close = () => {
@@ -79,4 +92,23 @@ export async function runService(
     log.info('closed');
   });
   return { app, address, close };
+}
+
+/**
+ * The whole of a service's `server.ts`: validate the environment against the
+ * service's config schema, create its infrastructure (real servers when their
+ * URLs are set, embedded otherwise), build and run it until a signal.
+ */
+export async function startService<C extends BaseServiceConfig>(spec: {
+  name: string;
+  schema: TObject;
+  build: (config: C, infra: Infra) => Promise<FastifyInstance>;
+}): Promise<RunningService> {
+  const config = loadConfig(spec.schema) as C;
+  const infra = await createInfra(infraConfigOf(config, spec.name));
+  return runService(() => spec.build(config, infra), {
+    port: config.PORT,
+    host: config.HOST,
+    onClose: () => closeInfra(infra),
+  });
 }
