@@ -1,31 +1,32 @@
 #!/usr/bin/env node
-// Writes the Kustomize base (infra/k8s/base) from services.mjs. Run it after
-// changing the table: `node infra/k8s/generate.mjs`. The infra tests fail
-// when the committed files differ from what this writes.
+// Writes the Kustomize base (infra/k8s/base) and the ServiceMonitors
+// (infra/k8s/monitoring) from services.mjs. Run it after changing the table:
+// `node infra/k8s/generate.mjs`. An optional argument writes into another
+// directory instead (`<dir>/base`, `<dir>/monitoring`): the infra tests
+// generate into a temporary one and fail when it differs from the committed files.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { COMMON_ENV, IMAGE_REGISTRY, SERVICES } from './services.mjs';
+import { COMMON_ENV, COMMON_SECRET_ENV, IMAGE_REGISTRY, SERVICES } from './services.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const outDir = process.argv[2] ? resolve(process.argv[2]) : here;
 
 const PART_OF = { 'app.kubernetes.io/part-of': 'parley' };
 const labelsOf = (name) => ({ 'app.kubernetes.io/name': name, ...PART_OF });
 const selectorOf = (name) => ({ 'app.kubernetes.io/name': name });
 const DEPS_NS = 'parley-deps';
 const DEP_PORTS = { postgres: 5432, nats: 4222, redis: 6379 };
-const METRICS_PORT = 9464;
 
 function envList(svc) {
   const env = [];
   if (svc.database) {
     env.push({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `parley-${svc.name}-db`, key: 'url' } } });
   }
-  for (const [name, ref] of Object.entries(svc.secretEnv)) {
+  for (const [name, ref] of Object.entries({ ...COMMON_SECRET_ENV, ...svc.secretEnv })) {
     env.push({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } });
   }
-  env.push({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
   return env;
 }
 
@@ -50,10 +51,9 @@ function container(svc, extraArgs = []) {
 function deployment(svc) {
   const main = {
     ...container(svc),
-    ports: [
-      { name: 'http', containerPort: svc.port },
-      ...(svc.public ? [{ name: 'metrics', containerPort: METRICS_PORT }] : []),
-    ],
+    // One port: health, readiness and /metrics are served beside the API
+    // (the gateway guards /metrics with METRICS_TOKEN).
+    ports: [{ name: 'http', containerPort: svc.port }],
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
@@ -78,7 +78,7 @@ function deployment(svc) {
         labels: labelsOf(svc.name),
         annotations: {
           'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(svc.public ? METRICS_PORT : svc.port),
+          'prometheus.io/port': String(svc.port),
         },
       },
       spec: {
@@ -102,8 +102,9 @@ function deployment(svc) {
         ],
         ...(svc.database
           ? {
-              // Migrations run before the new version serves; the advisory lock
-              // makes concurrent replicas apply them once.
+              // Migrations run before the new version serves (`--migrate-only`
+              // builds the app, which applies them, and exits); the advisory
+              // lock makes concurrent replicas apply them once.
               initContainers: [{ ...container(svc, ['--migrate-only']), name: 'migrate' }],
             }
           : {}),
@@ -122,10 +123,7 @@ function service(svc) {
     metadata: { name: svc.name, labels: labelsOf(svc.name) },
     spec: {
       selector: selectorOf(svc.name),
-      ports: [
-        { name: 'http', port: svc.port, targetPort: 'http' },
-        ...(svc.public ? [{ name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' }] : []),
-      ],
+      ports: [{ name: 'http', port: svc.port, targetPort: 'http' }],
     },
   };
 }
@@ -135,7 +133,7 @@ function configMap(svc) {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: `${svc.name}-config`, labels: labelsOf(svc.name) },
-    data: { PORT: String(svc.port), ...(svc.public ? { METRICS_PORT: String(METRICS_PORT) } : {}), ...svc.env },
+    data: { PORT: String(svc.port), ...svc.env },
   };
 }
 
@@ -179,11 +177,11 @@ function autoscaler(svc) {
   const metrics = svc.public
     ? [
         {
-          // Sockets per pod, from the gateway's parley_ws_connections gauge via
+          // Sockets per pod, from the gateway's ws_connections_open gauge via
           // the Prometheus adapter: a gateway is limited by connections, not CPU.
           type: 'Pods',
           pods: {
-            metric: { name: 'parley_ws_connections' },
+            metric: { name: 'ws_connections_open' },
             target: { type: 'AverageValue', averageValue: '5000' },
           },
         },
@@ -229,13 +227,8 @@ function networkPolicy(svc) {
     }
   }
   const ingress = svc.public
-    ? [
-        { ports: [{ protocol: 'TCP', port: svc.port }] },
-        {
-          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
-          ports: [{ protocol: 'TCP', port: METRICS_PORT }],
-        },
-      ]
+    ? // From anywhere: the Ingress controller, and Prometheus (with METRICS_TOKEN).
+      [{ ports: [{ protocol: 'TCP', port: svc.port }] }]
     : [
         {
           from: [
@@ -263,13 +256,16 @@ function serviceAccount(svc) {
 }
 
 function serviceMonitor(svc) {
+  const token = svc.secretEnv.METRICS_TOKEN;
+  const endpoint = { port: 'http', path: '/metrics', interval: '15s' };
+  if (token) endpoint.authorization = { type: 'Bearer', credentials: { name: token.secret, key: token.key } };
   return {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
     metadata: { name: svc.name, labels: labelsOf(svc.name) },
     spec: {
       selector: { matchLabels: selectorOf(svc.name) },
-      endpoints: [{ port: svc.public ? 'metrics' : 'http', path: '/metrics', interval: '15s' }],
+      endpoints: [endpoint],
     },
   };
 }
@@ -322,7 +318,7 @@ const shared = {
   },
 };
 
-const base = join(here, 'base');
+const base = join(outDir, 'base');
 rmSync(base, { recursive: true, force: true });
 mkdirSync(base, { recursive: true });
 const resources = [];
@@ -345,8 +341,9 @@ for (const svc of SERVICES) {
   write(`${svc.name}/networkpolicy.yaml`, networkPolicy(svc));
 }
 const monitoring = SERVICES.map((svc) => serviceMonitor(svc));
+mkdirSync(join(outDir, 'monitoring'), { recursive: true });
 writeFileSync(
-  join(here, 'monitoring', 'servicemonitors.yaml'),
+  join(outDir, 'monitoring', 'servicemonitors.yaml'),
   `# Generated by infra/k8s/generate.mjs; apply with the Prometheus operator installed.\n${monitoring.map((m) => stringify(m)).join('---\n')}`,
 );
 writeFileSync(

@@ -8,12 +8,19 @@ export const COMMON_ENV = {
   HOST: '0.0.0.0',
   LOG_LEVEL: 'info',
   NATS_URL: 'nats://nats.parley-deps.svc:4222',
-  REDIS_URL: 'redis://redis-master.parley-deps.svc:6379',
   BUS_PREFIX: 'parley',
   KV_PREFIX: 'parley:',
   AUTH_ISSUER: 'parley',
   AUTH_AUDIENCE: 'parley',
   STREAM_REPLICAS: '3',
+};
+
+/**
+ * Secrets every service reads. REDIS_URL carries the Redis password
+ * (infra/deps/redis-values.yaml turns auth on), so it is a Secret, not config.
+ */
+export const COMMON_SECRET_ENV = {
+  REDIS_URL: { secret: 'parley-redis', key: 'url' },
 };
 
 export const SERVICES = [
@@ -92,7 +99,9 @@ export const SERVICES = [
       CORS_ORIGINS: 'https://chat.example.com',
       TRUST_PROXY: '10.0.0.0/8',
     },
-    secretEnv: {},
+    // The gateway answers /metrics on its public port only with this bearer
+    // token (or to loopback callers); the ServiceMonitor sends it.
+    secretEnv: { METRICS_TOKEN: { secret: 'parley-metrics', key: 'token' } },
     talksTo: ['nats', 'redis', 'auth', 'conversation', 'message', 'notification', 'history'],
     resources: { cpu: '500m', memory: '512Mi', cpuLimit: '2', memoryLimit: '1536Mi' },
   },
