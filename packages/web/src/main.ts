@@ -15,7 +15,7 @@ import {
   type RealtimeConnection,
   type Tokens,
 } from '@parley/sdk';
-import { append, clear, debounce, h, timeOf } from './dom';
+import { append, bellIcon, clear, debounce, h, timeOf } from './dom';
 
 const TOKENS_KEY = 'parley.tokens';
 const app = document.getElementById('app')!;
@@ -187,7 +187,7 @@ function renderAuth(message = ''): void {
 const sidebarList = h('ul', { className: 'convs', 'aria-label': 'Conversations', 'data-testid': 'conv-list' });
 const chat = h('section', { className: 'chat', 'aria-label': 'Conversation' });
 const panel = h('aside', { className: 'panel', hidden: true, 'aria-label': 'Side panel' });
-const notifBadge = h('span', { className: 'badge', 'data-testid': 'notif-count' }, '0');
+const notifBadge = h('span', { className: 'badge', 'data-testid': 'notif-count', hidden: true }, '0');
 
 async function startMain(): Promise<void> {
   try {
@@ -207,8 +207,14 @@ async function startMain(): Promise<void> {
       h('span', { className: 'me', 'data-testid': 'me-name' }, state.me.name),
       h(
         'button',
-        { 'aria-label': 'Notifications', 'data-testid': 'notif-open', onclick: () => void openNotifications() },
-        '🔔 ',
+        {
+          className: 'icon',
+          'aria-label': 'Notifications',
+          title: 'Notifications',
+          'data-testid': 'notif-open',
+          onclick: () => void openNotifications(),
+        },
+        bellIcon(),
         notifBadge,
       ),
       h('button', { 'data-testid': 'logout', onclick: () => void logout() }, 'Log out'),
@@ -347,6 +353,12 @@ input.addEventListener('keydown', (e) => {
 });
 input.addEventListener('input', () => {
   if (!state.openId || !state.rt) return;
+  if (input.value.trim() === '') {
+    // Cleared without sending: stop showing the others that a message is coming.
+    if (state.lastTypingSent > 0) state.rt.typing(state.openId, 'stop');
+    state.lastTypingSent = 0;
+    return;
+  }
   const now = Date.now();
   if (now - state.lastTypingSent > 2000) {
     state.lastTypingSent = now;
@@ -438,7 +450,7 @@ async function loadOlder(): Promise<void> {
 }
 
 function statusOf(m: UiMessage): string {
-  if (m.local === 'sending') return 'sending';
+  if (m.local === 'sending') return state.rt?.state === 'open' ? 'sending' : 'queued';
   if (m.local === 'failed') return 'failed';
   const conv = m.conversationId;
   if ((state.readUpTo.get(conv) ?? 0) >= m.seq) return 'read';
@@ -472,7 +484,7 @@ function renderMessage(m: UiMessage): HTMLElement {
       'aria-label': `${nameOf(m.senderId)} at ${timeOf(m.createdAt)}`,
     },
     parent ? h('div', { className: 'preview' }, `↪ ${nameOf(parent.senderId)}: ${parent.content.slice(0, 60)}`) : null,
-    !mine ? h('div', { className: 'preview' }, nameOf(m.senderId)) : null,
+    !mine ? h('div', { className: 'sender' }, nameOf(m.senderId)) : null,
     h('div', { className: 'body', 'data-testid': 'msg-body' }, deleted ? 'Message deleted' : m.content),
     h(
       'div',
@@ -600,7 +612,10 @@ function markRead(): void {
   const id = state.openId;
   if (!id || document.hidden) return;
   const maxSeq = Math.max(0, ...[...state.messages.values()].map((m) => m.seq));
-  if (maxSeq > 0) state.rt?.read(id, maxSeq);
+  if (maxSeq > 0 && state.rt?.state === 'open') {
+    state.rt.read(id, maxSeq);
+    refreshNotifCountSoon();
+  }
   const c = state.conversations.find((x) => x.id === id);
   if (c?.me) c.me.unreadCount = 0;
 }
@@ -640,8 +655,17 @@ async function refreshNotifCount(): Promise<void> {
   } catch {
     return;
   }
-  notifBadge.textContent = String(state.notifUnread);
+  renderNotifBadge();
 }
+
+function renderNotifBadge(): void {
+  notifBadge.textContent = String(state.notifUnread);
+  notifBadge.hidden = state.notifUnread === 0;
+  notifBadge.setAttribute('aria-label', `${state.notifUnread} unread`);
+}
+
+/** Reading marks notifications read on the server a moment later: fetch the count then. */
+const refreshNotifCountSoon = debounce(() => void refreshNotifCount(), 1500);
 
 async function openNotifications(): Promise<void> {
   const page = await client.notifications.list({ limit: 50 });
@@ -691,7 +715,8 @@ function openCreateDialog(type: 'direct' | 'group'): void {
   const chosen = new Map<string, PublicUser>();
   const search = h('input', { id: 'user-search', 'data-testid': 'user-search', placeholder: 'Name or e-mail' });
   const title = h('input', { id: 'group-title', 'data-testid': 'group-title' });
-  const results = h('ul', { className: 'results', 'data-testid': 'user-results' });
+  const results = h('ul', { className: 'results', 'data-testid': 'user-results', 'aria-label': 'People found' });
+  const searchStatus = h('p', { className: 'preview', role: 'status', 'data-testid': 'user-search-status' });
   const picked = h('p', { className: 'preview' });
   const error = h('p', { className: 'error', role: 'alert' });
   const dialog = h('dialog', { 'aria-label': type === 'direct' ? 'New direct conversation' : 'New group' });
@@ -714,9 +739,22 @@ function openCreateDialog(type: 'direct' | 'group'): void {
   const runSearch = debounce(async () => {
     const q = search.value.trim();
     clear(results);
-    if (!q) return;
-    const page = await client.users.list({ query: q, limit: 10 }).catch(() => ({ items: [] as PublicUser[] }));
-    for (const u of page.items.filter((x) => x.id !== state.me?.id)) {
+    if (!q) {
+      searchStatus.textContent = '';
+      return;
+    }
+    searchStatus.textContent = 'Searching…';
+    let found: PublicUser[];
+    try {
+      found = (await client.users.list({ query: q, limit: 10 })).items.filter((x) => x.id !== state.me?.id);
+    } catch (err) {
+      searchStatus.textContent = errorText(err);
+      return;
+    }
+    if (search.value.trim() !== q) return; // a newer search is under way
+    clear(results);
+    searchStatus.textContent = found.length ? '' : `No one found for “${q}”.`;
+    for (const u of found) {
       state.users.set(u.id, u);
       results.append(
         h(
@@ -748,6 +786,7 @@ function openCreateDialog(type: 'direct' | 'group'): void {
     type === 'group' ? title : null,
     h('label', { for: 'user-search' }, 'Find people'),
     search,
+    searchStatus,
     results,
     picked,
     error,
@@ -786,18 +825,27 @@ function connectRealtime(): void {
   state.rt = rt;
   const showBanner = () => {
     const queued = rt.queued.length;
+    const waiting = queued
+      ? ` ${queued} message${queued === 1 ? '' : 's'} queued, sent when the connection returns.`
+      : '';
     const offline = rt.state !== 'open';
     offlineBanner.hidden = !offline && queued === 0;
-    offlineBanner.textContent = offline
-      ? `Offline: reconnecting…${queued ? ` ${queued} message${queued === 1 ? '' : 's'} queued` : ''}`
-      : `Sending ${queued} queued message${queued === 1 ? '' : 's'}…`;
+    offlineBanner.textContent = !navigator.onLine
+      ? `Offline: no network.${waiting}`
+      : offline
+        ? `Offline: reconnecting…${waiting}`
+        : `Sending ${queued} queued message${queued === 1 ? '' : 's'}…`;
     offlineBanner.dataset.testid = 'offline-banner';
     offlineBanner.dataset.state = rt.state;
+    // Queued bubbles say "queued" while the connection is away, "sending" once it is back.
+    if (state.openId) renderMessages(false);
   };
+  showBanner();
   rt.on('state', showBanner);
   rt.on('queue', showBanner);
   rt.on('ready', () => {
     showBanner();
+    markRead(); // a read made while the connection was away was not sent
     void reloadConversations();
   });
   rt.on('unauthorized', () => renderAuth('Your session ended. Please log in again.'));
@@ -856,9 +904,13 @@ function connectRealtime(): void {
     renderChatHeader();
     void renderConversationList();
   });
-  rt.on('notification.created', () => {
-    state.notifUnread += 1;
-    notifBadge.textContent = String(state.notifUnread);
+  rt.on('notification.created', ({ notification }) => {
+    // About the conversation being read right now: it is read on arrival, so only recount.
+    if (notification.conversationId !== state.openId || document.hidden) {
+      state.notifUnread += 1;
+      renderNotifBadge();
+    }
+    refreshNotifCountSoon();
   });
   rt.on('member.added', () => reloadConversationsSoon());
   rt.on('member.removed', () => reloadConversationsSoon());
@@ -873,6 +925,23 @@ function renderTyping(userId: string, on: boolean): void {
   const names = [...state.typing.keys()].map((id) => nameOf(id));
   typingLine.textContent = names.length ? `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…` : '';
 }
+
+// A socket can outlive the network (browsers keep it open while offline, and
+// a dead link is only noticed after two missed heartbeats): trust the
+// browser's network events, drop the socket at once when the network goes and
+// reconnect at once when it returns, without waiting out the backoff.
+let networkDropped = false;
+window.addEventListener('offline', () => {
+  const rt = state.rt;
+  if (!rt || rt.state === 'closed') return;
+  rt.close();
+  networkDropped = true;
+});
+window.addEventListener('online', () => {
+  if (!state.rt || (!networkDropped && state.rt.state === 'closed')) return;
+  networkDropped = false;
+  state.rt.connect();
+});
 
 // ---- boot -------------------------------------------------------------------------
 
