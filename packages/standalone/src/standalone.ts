@@ -74,6 +74,7 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
   const connected = Boolean(env.DATABASE_URL);
   if (!connected) mkdirSync(join(dataDir, 'pglite'), { recursive: true });
 
+  const t0 = Date.now();
   const webRootPromise = opts.buildWeb === false ? Promise.resolve(undefined) : ensureWebBuilt();
   const infra = await createInfra({
     service: 'parley',
@@ -86,6 +87,7 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
     logger,
   });
 
+  logger.debug({ ms: Date.now() - t0 }, 'infrastructure ready');
   const apps: FastifyInstance[] = [];
   const services: Record<string, string> = {};
   const closeAll = async () => {
@@ -111,6 +113,7 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
       const addr = app.server.address();
       if (!addr || typeof addr === 'string') throw new Error(`${spec.name} has no TCP address`);
       services[spec.name] = `http://127.0.0.1:${addr.port}`;
+      logger.debug({ service: spec.name, ms: Date.now() - t0 }, 'service ready');
     }
     const webRoot = await webRootPromise;
     const gatewayEnv: Record<string, string | undefined> = { ...env, DATA_DIR: dataDir };
