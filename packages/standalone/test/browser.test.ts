@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningParley, startParley } from '../src/standalone';
@@ -30,6 +30,9 @@ let graceContext: BrowserContext;
 let adaPage: Page;
 let gracePage: Page;
 const pageErrors: string[] = [];
+/** Grace's WebSockets pass through the test, so it can cut them like a failing network would. */
+const graceSockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+let refuseGraceSockets = false;
 
 /** Message bubbles whose body shows exactly `text`. */
 function bubbles(page: Page, text: string): Locator {
@@ -69,6 +72,13 @@ beforeAll(async () => {
   browser = await launchChromium();
   adaContext = await browser.newContext({ viewport: { width: 1100, height: 700 } });
   graceContext = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  await graceContext.routeWebSocket(/\/v1\/ws$/, (ws) => {
+    if (refuseGraceSockets) {
+      void ws.close({ code: 1006, reason: 'unreachable' });
+      return;
+    }
+    graceSockets.push({ page: ws, server: ws.connectToServer() });
+  });
   adaPage = await openPage(adaContext, 'ada');
   gracePage = await openPage(graceContext, 'grace');
 }, 60_000);
@@ -200,6 +210,55 @@ describe('web client in Chromium', () => {
     expect(await bubbles(gracePage, 'Ping me when you are back').count()).toBe(1);
     await screenshot(adaPage, '09-ada-after-reconnect');
     await screenshot(gracePage, '09-grace-after-reconnect');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('recovers from a dropped connection: missed messages appear once, a message sent meanwhile goes once', async () => {
+    // The link dies under Grace (no browser offline event) and the server stays unreachable for a while.
+    refuseGraceSockets = true;
+    for (const { page, server } of graceSockets.splice(0)) {
+      await server.close();
+      await page.close({ code: 1006, reason: 'link lost' });
+    }
+    const banner = gracePage.getByTestId('offline-banner');
+    await banner.getByText('reconnecting').waitFor({ timeout: WAIT_MS });
+
+    await send(adaPage, 'Did the tunnel cut you off?');
+    await expect
+      .poll(() => bubbles(adaPage, 'Did the tunnel cut you off?').getByTestId('msg-status').textContent(), {
+        timeout: WAIT_MS,
+      })
+      .not.toMatch(/^(sending|queued)$/);
+    await send(gracePage, 'Sorry, tunnel!');
+    await banner.getByText('1 message queued').waitFor({ timeout: WAIT_MS });
+    await screenshot(gracePage, '10-link-lost');
+
+    refuseGraceSockets = false;
+    // The client retries with backoff, resumes what it missed and sends its queue.
+    await bubbles(gracePage, 'Did the tunnel cut you off?').waitFor({ timeout: 20_000 });
+    await bubbles(adaPage, 'Sorry, tunnel!').waitFor({ timeout: WAIT_MS });
+    await banner.waitFor({ state: 'hidden', timeout: WAIT_MS });
+    await expect
+      .poll(() => bubbles(gracePage, 'Sorry, tunnel!').getByTestId('msg-status').textContent(), { timeout: WAIT_MS })
+      .toMatch(/^(sent|delivered|read)$/);
+    await adaPage.waitForTimeout(1_000);
+    for (const page of [adaPage, gracePage]) {
+      expect(await bubbles(page, 'Did the tunnel cut you off?').count()).toBe(1);
+      expect(await bubbles(page, 'Sorry, tunnel!').count()).toBe(1);
+    }
+    await screenshot(gracePage, '11-link-back');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps the session and the conversation across a page reload', async () => {
+    await gracePage.reload();
+    await gracePage.getByTestId('me-name').getByText(grace.name).waitFor({ timeout: WAIT_MS });
+    await gracePage.getByTestId('conv-item').filter({ hasText: ada.name }).click();
+    await bubbles(gracePage, 'Sorry, tunnel!').waitFor({ timeout: WAIT_MS });
+    for (const text of ['Written on the train', 'Sorry, tunnel!', 'Did the tunnel cut you off?', 'Message deleted']) {
+      expect(await bubbles(gracePage, text).count()).toBe(1);
+    }
+    await screenshot(gracePage, '12-after-reload');
     expect(pageErrors).toEqual([]);
   });
 });
