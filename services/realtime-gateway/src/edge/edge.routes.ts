@@ -57,7 +57,13 @@ export async function edgeRoutes(app: FastifyInstance, opts: EdgeOptions): Promi
       url: route.path,
       config: { public: true, upstream: route.service },
       handler(request, reply) {
-        return reply.from(request.raw.url, {
+        // Only the path goes through reply-from's URL builder, which percent-decodes
+        // what it is given and throws on a malformed escape (a 500) or rejects any
+        // `../` (a search for "../" is a legitimate query). The raw query string is
+        // appended untouched by reply-from itself, and the owner validates it.
+        const raw = request.raw.url ?? '/';
+        const q = raw.indexOf('?');
+        return reply.from(q >= 0 ? raw.slice(0, q) : raw, {
           getUpstream: upstreamOf,
           // Retrying is the client's call (API.md: 503 means retry is safe).
           retryDelay: () => null,
