@@ -53,6 +53,16 @@ export function peakRssKb(pid: number): number {
   }
 }
 
+/** The soft limit of open files of a process (each socket is one), or null when unreadable. */
+export function openFilesLimit(pid: number): number | null {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Current RSS of one process, in KiB. */
 export function rssKb(pid: number): number {
   return readProc(pid)?.rssKb ?? 0;

@@ -5,11 +5,13 @@
  */
 import { sleep } from '../clock';
 import type { ClientSpec } from '../load/protocol';
-import { rssKb } from '../proc-stats';
+import { openFilesLimit, rssKb } from '../proc-stats';
 import { connectClients, disconnectAll } from '../traffic';
 import { clientFor, type ScenarioContext } from './context';
 
 const SETTLE_MS = 5_000;
+/** File descriptors the gateway needs besides the sockets (listeners, pools, NATS, Redis, logs). */
+const FD_HEADROOM = 300;
 
 export async function runIdle(ctx: ScenarioContext) {
   const { sizes, population, parley, bench } = ctx;
@@ -18,9 +20,11 @@ export async function runIdle(ctx: ScenarioContext) {
   await population.ensureUsers(users);
   await population.refreshTokens();
   const pool = population.users.slice(0, users);
-  const clients: ClientSpec[] = Array.from({ length: sizes.idleConnections }, (_, i) =>
-    clientFor(ctx, pool[i % pool.length]!, []),
-  );
+  // One gateway process cannot hold more sockets than its open-files limit allows.
+  const fdLimit = openFilesLimit(parley.gatewayPid);
+  const count = fdLimit ? Math.min(sizes.idleConnections, fdLimit - FD_HEADROOM) : sizes.idleConnections;
+  const capped = count < sizes.idleConnections;
+  const clients: ClientSpec[] = Array.from({ length: count }, (_, i) => clientFor(ctx, pool[i % pool.length]!, []));
   const pid = parley.gatewayPid;
   await sleep(1000);
   const before = rssKb(pid);
@@ -41,6 +45,9 @@ export async function runIdle(ctx: ScenarioContext) {
       startedAt: new Date(started).toISOString(),
       seconds: Math.round((Date.now() - started) / 1000),
       users,
+      requested: sizes.idleConnections,
+      gatewayOpenFilesLimit: fdLimit,
+      cappedByOpenFilesLimit: capped,
       connect,
       stillOpenAfterSettle: stillOpen,
       gatewayProcess: parley.topology === 'split' ? 'gateway' : 'parley (all services in one process)',
@@ -51,8 +58,9 @@ export async function runIdle(ctx: ScenarioContext) {
       targets: [
         {
           name: `idle: ${sizes.idleConnections} authenticated connections on one gateway process`,
-          value: `${connect.opened} opened, ${connect.failed} failed, ${stillOpen} still open after ${SETTLE_MS / 1000} s`,
+          value: `${connect.opened} opened, ${connect.failed} failed, ${stillOpen} still open after ${SETTLE_MS / 1000} s${capped ? ` (capped: the process may open at most ${fdLimit} files, a hard limit on this machine)` : ''}`,
           met: connect.opened === sizes.idleConnections && stillOpen === sizes.idleConnections,
+          ...(capped ? { note: `open-files limit ${fdLimit} of the gateway process` } : {}),
         },
         { name: 'idle: <= 10 KiB RSS per connection', value: `${perConnKiB} KiB`, met: perConnKiB <= 10 },
         {
