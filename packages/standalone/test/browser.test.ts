@@ -213,7 +213,7 @@ describe('web client in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('recovers from a dropped connection: missed messages appear once, a message sent meanwhile goes once', async () => {
+  it('recovers from a dropped connection: missed messages appear once, a message queued across a reload goes once', async () => {
     // The link dies under Grace (no browser offline event) and the server stays unreachable for a while.
     refuseGraceSockets = true;
     for (const { page, server } of graceSockets.splice(0)) {
@@ -233,9 +233,17 @@ describe('web client in Chromium', () => {
     await banner.getByText('1 message queued').waitFor({ timeout: WAIT_MS });
     await screenshot(gracePage, '10-link-lost');
 
+    // Grace reloads while the message is still unsent: the queue survives in the browser.
+    await gracePage.reload();
+    await gracePage.getByTestId('conv-item').filter({ hasText: ada.name }).click();
+    await banner.getByText('1 message queued').waitFor({ timeout: WAIT_MS });
+    expect(await bubbles(gracePage, 'Sorry, tunnel!').getByTestId('msg-status').textContent()).toBe('queued');
+    await send(adaPage, 'Still there?');
+    await bubbles(adaPage, 'Still there?').waitFor({ timeout: WAIT_MS });
+
     refuseGraceSockets = false;
     // The client retries with backoff, resumes what it missed and sends its queue.
-    await bubbles(gracePage, 'Did the tunnel cut you off?').waitFor({ timeout: 20_000 });
+    await bubbles(gracePage, 'Still there?').waitFor({ timeout: 20_000 });
     await bubbles(adaPage, 'Sorry, tunnel!').waitFor({ timeout: WAIT_MS });
     await banner.waitFor({ state: 'hidden', timeout: WAIT_MS });
     await expect
@@ -245,6 +253,7 @@ describe('web client in Chromium', () => {
     for (const page of [adaPage, gracePage]) {
       expect(await bubbles(page, 'Did the tunnel cut you off?').count()).toBe(1);
       expect(await bubbles(page, 'Sorry, tunnel!').count()).toBe(1);
+      expect(await bubbles(page, 'Still there?').count()).toBe(1);
     }
     await screenshot(gracePage, '11-link-back');
     expect(pageErrors).toEqual([]);
@@ -255,7 +264,7 @@ describe('web client in Chromium', () => {
     await gracePage.getByTestId('me-name').getByText(grace.name).waitFor({ timeout: WAIT_MS });
     await gracePage.getByTestId('conv-item').filter({ hasText: ada.name }).click();
     await bubbles(gracePage, 'Sorry, tunnel!').waitFor({ timeout: WAIT_MS });
-    for (const text of ['Written on the train', 'Sorry, tunnel!', 'Did the tunnel cut you off?', 'Message deleted']) {
+    for (const text of ['Written on the train', 'Sorry, tunnel!', 'Still there?', 'Message deleted']) {
       expect(await bubbles(gracePage, text).count()).toBe(1);
     }
     await screenshot(gracePage, '12-after-reload');

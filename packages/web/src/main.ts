@@ -392,6 +392,13 @@ async function openConversation(id: string): Promise<void> {
   const page = await client.messages.list(id, { limit: 50 });
   if (state.openId !== id) return;
   for (const m of page.items) state.messages.set(m.id, m);
+  // Messages still queued (offline, or kept from before a reload) show where they will land.
+  const stored = new Set(page.items.map((m) => m.clientMessageId));
+  for (const q of state.rt?.queued ?? []) {
+    if (q.conversationId !== id || stored.has(q.clientMessageId)) continue;
+    const bubble = optimisticMessage(q);
+    state.messages.set(bubble.id, bubble);
+  }
   state.reachedStart = page.nextCursor === null;
   trackFrom(page.items);
   renderMessages(true);
@@ -531,26 +538,7 @@ async function sendCurrent(): Promise<void> {
   const parentId = state.replyTo?.id;
   setReplyTo(null);
   // Optimistic: shown at once, replaced by the stored message on ack or event.
-  const optimistic: UiMessage = {
-    id: `local-${clientMessageId}`,
-    conversationId,
-    seq: 0,
-    rev: 0,
-    senderId: state.me.id,
-    clientMessageId,
-    type: 'text',
-    content,
-    attachments: [],
-    mentions: [],
-    parentId: parentId ?? null,
-    threadRootId: null,
-    replyCount: 0,
-    system: null,
-    createdAt: new Date().toISOString(),
-    editedAt: null,
-    deletedAt: null,
-    local: 'sending',
-  };
+  const optimistic = optimisticMessage({ clientMessageId, conversationId, content, parentId });
   state.messages.set(optimistic.id, optimistic);
   renderMessages(true);
   state.rt.typing(conversationId, 'stop');
@@ -566,6 +554,36 @@ async function sendCurrent(): Promise<void> {
     }
     alert(`Not sent: ${errorText(err)}`);
   }
+}
+
+/** The caller's own message as shown before the server stored it. */
+function optimisticMessage(item: {
+  clientMessageId: string;
+  conversationId: string;
+  content: string;
+  parentId?: string;
+  queuedAt?: string;
+}): UiMessage {
+  return {
+    id: `local-${item.clientMessageId}`,
+    conversationId: item.conversationId,
+    seq: 0,
+    rev: 0,
+    senderId: state.me?.id ?? null,
+    clientMessageId: item.clientMessageId,
+    type: 'text',
+    content: item.content,
+    attachments: [],
+    mentions: [],
+    parentId: item.parentId ?? null,
+    threadRootId: null,
+    replyCount: 0,
+    system: null,
+    createdAt: item.queuedAt ?? new Date().toISOString(),
+    editedAt: null,
+    deletedAt: null,
+    local: 'sending',
+  };
 }
 
 /** Puts a stored message in place of its optimistic copy or older version. */
@@ -850,6 +868,13 @@ function connectRealtime(): void {
   });
   rt.on('unauthorized', () => renderAuth('Your session ended. Please log in again.'));
   rt.on('sent', ({ message }) => upsertMessage(message));
+  rt.on('failed', ({ clientMessageId }) => {
+    const bubble = state.messages.get(`local-${clientMessageId}`);
+    if (bubble) {
+      bubble.local = 'failed';
+      renderMessages(false);
+    }
+  });
   const onMessage = ({ message }: { message: Message }) => {
     const conv = state.conversations.find((c) => c.id === message.conversationId);
     if (message.conversationId === state.openId) {
