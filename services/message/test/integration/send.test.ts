@@ -146,6 +146,21 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(wrong.statusCode).toBe(400);
   });
 
+  it('refuses attachment URLs that are not http(s), so no script link reaches other members', async () => {
+    const file = (url: string) => ({ url, name: 'a.pdf', mimeType: 'application/pdf', size: 1 });
+    const res = await post(ada, conv, {
+      clientMessageId: newId(),
+      content: 'open me',
+      type: 'file',
+      attachments: [file('javascript:alert(document.cookie)'), file('https://ok.example/a.pdf'), file('data:x,1')],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([
+      expect.objectContaining({ field: 'attachments.0.url', code: 'invalid_format' }),
+      expect.objectContaining({ field: 'attachments.2.url', code: 'invalid_format' }),
+    ]);
+  });
+
   it('parses mentions from @name (names with spaces, longest match) and @all in groups', async () => {
     const m = await h.send(grace, conv, 'hey @ada lovelace and @Alan, mail me at x@Alan.org');
     expect(m.mentions).toEqual([ada.id, alan.id]);
