@@ -147,18 +147,8 @@ describe('edit history', () => {
         editedAt: [x.e1, x.e2, x.e3][i]!.message.editedAt,
         editorId: ada.id,
       }));
-    expect(
-      await eventually(
-        () => revisionsOf(bob.id, inOrder.m.id),
-        (r) => r.length === 3,
-      ),
-    ).toEqual(expected(inOrder, 'ordered'));
-    expect(
-      await eventually(
-        () => revisionsOf(bob.id, shuffled.m.id),
-        (r) => r.length === 3,
-      ),
-    ).toEqual(expected(shuffled, 'shuffled'));
+    expect(await awaitRevisions(bob.id, inOrder.m.id, 3)).toEqual(expected(inOrder, 'ordered'));
+    expect(await awaitRevisions(bob.id, shuffled.m.id, 3)).toEqual(expected(shuffled, 'shuffled'));
     // The late create did not roll the current content back.
     const current = await hitsWhen(bob.id, 'shuffled', (h) => h.length === 1);
     expect(current.map((h) => h.content)).toEqual(['shuffled final']);
