@@ -107,7 +107,7 @@ export async function buildApp(config: MessageConfig, infra: Infra, opts: BuildO
     outbox,
   });
 
-  registerMessageRoutes(app, messages);
+  registerMessageRoutes(app, messages, { sendBurst: config.RATE_LIMIT_SEND_BURST });
   registerReceiptRoutes(app, receipts);
 
   app.addHook('onClose', async () => {

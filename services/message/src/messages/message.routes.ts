@@ -3,7 +3,7 @@
  * service's): schemas in, thin handlers that call the service and map the
  * result. Every route is authenticated by the kit's auth plugin.
  */
-import type { ServiceApp } from '@parley/service-kit';
+import { ApiError, type ServiceApp } from '@parley/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import {
@@ -34,7 +34,12 @@ export const errorResponses = {
 /** The authenticated caller (the kit's auth hook guarantees it on these routes). */
 export const caller = (request: FastifyRequest): string => request.auth!.userId;
 
-export function registerMessageRoutes(app: ServiceApp, service: MessageService): void {
+export interface MessageRouteOptions {
+  /** The send bucket's size (RATE_LIMIT_SEND_BURST), announced as RateLimit-Limit on a refused send. */
+  sendBurst: number;
+}
+
+export function registerMessageRoutes(app: ServiceApp, service: MessageService, opts: MessageRouteOptions): void {
   const tags = ['messages'];
 
   app.post(
@@ -48,8 +53,19 @@ export function registerMessageRoutes(app: ServiceApp, service: MessageService):
       },
     },
     async (request, reply) => {
-      const { message, created } = await service.send(caller(request), request.params.id, request.body);
-      return reply.code(created ? 201 : 200).send(message);
+      try {
+        const { message, created } = await service.send(caller(request), request.params.id, request.body);
+        return reply.code(created ? 201 : 200).send(message);
+      } catch (err) {
+        // API.md: a rate limit answers RateLimit-* beside Retry-After. These describe the
+        // send bucket and replace the gateway's request-budget headers on the way out.
+        if (err instanceof ApiError && err.code === 'rate_limited') {
+          reply.header('ratelimit-limit', String(opts.sendBurst));
+          reply.header('ratelimit-remaining', '0');
+          reply.header('ratelimit-reset', String(err.retryAfterSec ?? 1));
+        }
+        throw err;
+      }
     },
   );
 

@@ -42,6 +42,10 @@ describe('send rate limit (token bucket shared by replicas)', () => {
     expect(limited.json().error.code).toBe('rate_limited');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    // The RateLimit-* headers describe the send bucket (the gateway passes them through).
+    expect(limited.headers['ratelimit-limit']).toBe('5');
+    expect(limited.headers['ratelimit-remaining']).toBe('0');
+    expect(limited.headers['ratelimit-reset']).toBe(limited.headers['retry-after']);
 
     // A retry of a stored send is still answered with the stored message.
     const stored = first.json() as Message;
