@@ -83,7 +83,7 @@ describe('schema validation', () => {
   });
 });
 
-describe('generate.mjs', () => {
+describe('generate.mjs', { timeout: 60_000 }, () => {
   const out = mkdtempSync(join(tmpdir(), 'parley-generate-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 

@@ -45,7 +45,7 @@ async function problemsOfCopy(mutate: (dir: string) => void): Promise<string[]> 
   }
 }
 
-describe('the services', () => {
+describe('the services', { timeout: 60_000 }, () => {
   it('are every folder under services/, each loaded with its config schema and app', () => {
     expect(loadProblems).toEqual([]);
     const folders = readdirSync(join(ROOT, 'services'), { withFileTypes: true })
@@ -75,7 +75,8 @@ describe('the services', () => {
   });
 });
 
-describe('checkParity', () => {
+// Each case renders a copy with kubectl: give a busy CI machine room.
+describe('checkParity', { timeout: 60_000 }, () => {
   it('finds no problem in the committed manifests, compose file, workflow, dashboard and docs', () => {
     expect(checkParity({ ...inputs, services: facts })).toEqual([]);
   });
