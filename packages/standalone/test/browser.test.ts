@@ -42,6 +42,10 @@ function bubbles(page: Page, text: string): Locator {
 async function openPage(context: BrowserContext, who: string): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${who}: ${err.message}`));
+  // Console errors include failed requests and CSP violations.
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(`${who} console: ${msg.text()}`);
+  });
   page.on('dialog', (dialog) => {
     // Unexpected alerts fail the step that caused them (the test accepts edit/delete dialogs itself).
     if (dialog.type() === 'alert') pageErrors.push(`${who} alert: ${dialog.message()}`);
@@ -81,7 +85,7 @@ beforeAll(async () => {
   });
   adaPage = await openPage(adaContext, 'ada');
   gracePage = await openPage(graceContext, 'grace');
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -181,6 +185,24 @@ describe('web client in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('replies in a thread: the other side sees the reply count and opens the thread', async () => {
+    await bubbles(gracePage, 'Shall we review the compiler tomorrow?').getByTestId('msg-reply').click();
+    await send(gracePage, 'Tomorrow works for me');
+    const root = bubbles(adaPage, 'Shall we review the compiler tomorrow?');
+    await root.getByTestId('msg-thread').getByText('1 reply').waitFor({ timeout: WAIT_MS });
+    // Her message ends her typing indicator (in the same render, whatever became of her 'stop').
+    await bubbles(adaPage, 'Tomorrow works for me').waitFor({ timeout: WAIT_MS });
+    expect(await adaPage.getByTestId('typing').textContent()).toBe('');
+    await root.getByTestId('msg-thread').click();
+    await adaPage
+      .getByTestId('thread-reply')
+      .getByText(`${grace.name}: Tomorrow works for me`)
+      .waitFor({ timeout: WAIT_MS });
+    await screenshot(adaPage, '08-thread');
+    await adaPage.getByLabel('Close thread').click();
+    expect(pageErrors).toEqual([]);
+  });
+
   it('queues a message written offline and delivers it exactly once when the network returns', async () => {
     await graceContext.setOffline(true);
     const banner = gracePage.getByTestId('offline-banner');
@@ -193,7 +215,7 @@ describe('web client in Chromium', () => {
     // Meanwhile Ada writes too: Grace must catch up on it after reconnecting.
     await send(adaPage, 'Ping me when you are back');
     await bubbles(adaPage, 'Ping me when you are back').waitFor({ timeout: WAIT_MS });
-    await screenshot(gracePage, '08-offline-queued');
+    await screenshot(gracePage, '09-offline-queued');
     expect(await bubbles(adaPage, 'Written on the train').count()).toBe(0);
 
     await graceContext.setOffline(false);
@@ -208,8 +230,8 @@ describe('web client in Chromium', () => {
     expect(await bubbles(adaPage, 'Written on the train').count()).toBe(1);
     expect(await bubbles(gracePage, 'Written on the train').count()).toBe(1);
     expect(await bubbles(gracePage, 'Ping me when you are back').count()).toBe(1);
-    await screenshot(adaPage, '09-ada-after-reconnect');
-    await screenshot(gracePage, '09-grace-after-reconnect');
+    await screenshot(adaPage, '10-ada-after-reconnect');
+    await screenshot(gracePage, '10-grace-after-reconnect');
     expect(pageErrors).toEqual([]);
   });
 
@@ -231,7 +253,7 @@ describe('web client in Chromium', () => {
       .not.toMatch(/^(sending|queued)$/);
     await send(gracePage, 'Sorry, tunnel!');
     await banner.getByText('1 message queued').waitFor({ timeout: WAIT_MS });
-    await screenshot(gracePage, '10-link-lost');
+    await screenshot(gracePage, '11-link-lost');
 
     // Grace reloads while the message is still unsent: the queue survives in the browser.
     await gracePage.reload();
@@ -255,7 +277,7 @@ describe('web client in Chromium', () => {
       expect(await bubbles(page, 'Sorry, tunnel!').count()).toBe(1);
       expect(await bubbles(page, 'Still there?').count()).toBe(1);
     }
-    await screenshot(gracePage, '11-link-back');
+    await screenshot(gracePage, '12-link-back');
     expect(pageErrors).toEqual([]);
   });
 
@@ -267,7 +289,7 @@ describe('web client in Chromium', () => {
     for (const text of ['Written on the train', 'Sorry, tunnel!', 'Still there?', 'Message deleted']) {
       expect(await bubbles(gracePage, text).count()).toBe(1);
     }
-    await screenshot(gracePage, '12-after-reload');
+    await screenshot(gracePage, '13-after-reload');
     expect(pageErrors).toEqual([]);
   });
 });

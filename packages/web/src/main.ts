@@ -490,7 +490,13 @@ function renderMessage(m: UiMessage): HTMLElement {
       'data-seq': m.seq,
       'aria-label': `${nameOf(m.senderId)} at ${timeOf(m.createdAt)}`,
     },
-    parent ? h('div', { className: 'preview' }, `↪ ${nameOf(parent.senderId)}: ${parent.content.slice(0, 60)}`) : null,
+    parent
+      ? h(
+          'div',
+          { className: 'quote', 'data-testid': 'msg-quote' },
+          `↪ ${nameOf(parent.senderId)}: ${parent.deletedAt ? 'Message deleted' : parent.content.slice(0, 80)}`,
+        )
+      : null,
     !mine ? h('div', { className: 'sender' }, nameOf(m.senderId)) : null,
     h('div', { className: 'body', 'data-testid': 'msg-body' }, deleted ? 'Message deleted' : m.content),
     h(
@@ -656,13 +662,16 @@ async function openThread(rootId: string): Promise<void> {
       'ul',
       { 'data-testid': 'thread' },
       h('li', {}, `${nameOf(thread.root.senderId)}: ${thread.root.content}`),
-      ...thread.replies.map((r) =>
-        h(
+      ...thread.replies.map((r) => {
+        const li = h(
           'li',
-          { style: `padding-left: ${0.8 + r.depth * 0.8}rem`, 'data-testid': 'thread-reply' },
+          { 'data-testid': 'thread-reply', 'data-depth': r.depth },
           `${nameOf(r.senderId)}: ${r.deletedAt ? 'Message deleted' : r.content}`,
-        ),
-      ),
+        );
+        // Through the CSSOM: the page's CSP refuses style attributes in markup.
+        li.style.paddingLeft = `${0.8 + r.depth * 0.8}rem`;
+        return li;
+      }),
     ),
   );
 }
@@ -882,6 +891,11 @@ function connectRealtime(): void {
       if (message.senderId !== state.me?.id) {
         rt.delivered(message.conversationId, message.seq);
         markRead();
+      }
+      // Their message arrived, so they stopped typing (their 'stop' may have been throttled away).
+      if (message.senderId && state.typing.has(message.senderId)) {
+        clearTimeout(state.typing.get(message.senderId));
+        renderTyping(message.senderId, false);
       }
     } else if (message.senderId && message.senderId !== state.me?.id) {
       rt.delivered(message.conversationId, message.seq);
