@@ -106,7 +106,14 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
       // Each service reads the same environment; PORT is the gateway's, so a
       // service keeps its default and listens on a free loopback port instead.
       const { PORT: _gatewayPort, ...serviceEnv } = env;
-      const config = loadConfig(spec.schema, { ...serviceEnv, HOST: '127.0.0.1', DATA_DIR: dataDir });
+      const config = loadConfig(spec.schema, {
+        ...serviceEnv,
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        // Services sit behind the gateway on loopback: trust it (and only it)
+        // for X-Forwarded-For, so per-IP login limits see the real client.
+        TRUST_PROXY: 'loopback',
+      });
       const app = await spec.build(config as never, infra);
       apps.push(app);
       await app.listen({ port: 0, host: '127.0.0.1' });
