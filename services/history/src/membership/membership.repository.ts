@@ -26,6 +26,26 @@ export class MembershipRepository {
       });
   }
 
+  /** Many members of one conversation in one statement, each unless a newer fact is stored. */
+  async upsertMany(
+    tx: DbOrTx,
+    conversationId: string,
+    list: { userId: string; state: MemberState }[],
+    versionAt: Date,
+  ): Promise<void> {
+    // One row per user: a multi-row upsert may not touch the same row twice.
+    const unique = [...new Map(list.map((m) => [m.userId, m])).values()];
+    if (unique.length === 0) return;
+    await tx
+      .insert(members)
+      .values(unique.map((m) => ({ conversationId, userId: m.userId, state: m.state, versionAt })))
+      .onConflictDoUpdate({
+        target: [members.conversationId, members.userId],
+        set: { state: sql`excluded.state`, versionAt: sql`excluded.version_at` },
+        setWhere: lte(members.versionAt, sql`excluded.version_at`),
+      });
+  }
+
   async deleteConversation(tx: DbOrTx, conversationId: string): Promise<void> {
     await tx.delete(members).where(eq(members.conversationId, conversationId));
   }

@@ -22,7 +22,12 @@ export class MembershipService {
   // ---- facts from events -------------------------------------------------
 
   async conversationCreated(tx: DbOrTx, data: EventData<'conversation.created'>, at: Date): Promise<void> {
-    for (const m of data.members) await this.apply(tx, data.conversation.id, m, at);
+    await this.repo.upsertMany(
+      tx,
+      data.conversation.id,
+      data.members.map((m) => ({ userId: m.userId, state: m.state })),
+      at,
+    );
   }
 
   async conversationDeleted(tx: DbOrTx, data: EventData<'conversation.deleted'>): Promise<void> {

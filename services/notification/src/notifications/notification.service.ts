@@ -157,7 +157,9 @@ export class NotificationService {
 
   private async insertAndAnnounce(tx: DbOrTx, rows: NewNotification[]): Promise<Notification[]> {
     const inserted = await this.repo.insertMany(tx, rows);
-    for (const notification of inserted) await this.outbox.add(tx, 'notification.created', { notification });
+    // One outbox row per recipient (each goes to its own user subject); sent
+    // together, postgres.js pipelines them on the transaction's connection.
+    await Promise.all(inserted.map((notification) => this.outbox.add(tx, 'notification.created', { notification })));
     return inserted;
   }
 

@@ -99,13 +99,30 @@ export class ReadModelRepository {
       });
   }
 
+  /** Applies many member facts of one conversation in one statement, each unless a newer fact is stored. */
+  async upsertMembers(tx: DbOrTx, conversationId: string, list: MemberFactInput[], versionAt: Date): Promise<void> {
+    // One row per user: a multi-row upsert may not touch the same row twice.
+    const unique = [...new Map(list.map((m) => [m.userId, m])).values()];
+    if (unique.length === 0) return;
+    await tx
+      .insert(members)
+      .values(
+        unique.map((m) => ({ conversationId, userId: m.userId, state: m.state, preference: m.preference, versionAt })),
+      )
+      .onConflictDoUpdate({
+        target: [members.conversationId, members.userId],
+        set: { state: sql`excluded.state`, preference: sql`excluded.preference`, versionAt: sql`excluded.version_at` },
+        setWhere: sql`${members.versionAt} <= excluded.version_at`,
+      });
+  }
+
   /**
    * Replaces a conversation's member list with the owner's answer: listed
    * members are upserted, the others marked removed, each unless a newer
    * fact is stored.
    */
   async replaceMembers(tx: DbOrTx, conversationId: string, list: MemberFactInput[], versionAt: Date): Promise<void> {
-    for (const m of list) await this.upsertMember(tx, conversationId, m, versionAt);
+    await this.upsertMembers(tx, conversationId, list, versionAt);
     const listed = list.map((m) => m.userId);
     const others = [eq(members.conversationId, conversationId), lte(members.versionAt, versionAt)];
     if (listed.length > 0) others.push(notInArray(members.userId, listed));

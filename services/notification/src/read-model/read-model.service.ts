@@ -48,7 +48,7 @@ export class ReadModelService {
   async conversationCreated(tx: DbOrTx, data: EventData<'conversation.created'>, at: Date): Promise<void> {
     const c = data.conversation;
     await this.repo.upsertConversation(tx, { id: c.id, type: c.type, title: c.title }, at, true);
-    for (const m of data.members) await this.repo.upsertMember(tx, c.id, toInput(m), at);
+    await this.repo.upsertMembers(tx, c.id, data.members.map(toInput), at);
   }
 
   async conversationUpdated(tx: DbOrTx, data: EventData<'conversation.updated'>, at: Date): Promise<void> {
