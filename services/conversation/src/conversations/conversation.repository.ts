@@ -5,7 +5,7 @@
  */
 import type { DbOrTx } from '@parley/service-kit';
 import { and, asc, eq, inArray, isNotNull, isNull, ne, sql } from 'drizzle-orm';
-import { conversations, members, messageIndex, users } from '../db/schema';
+import { conversations, departedMutes, members, messageIndex, users } from '../db/schema';
 import type {
   ConversationForUser,
   ConversationRecord,
@@ -197,6 +197,21 @@ export function createConversationRepository() {
 
     async deleteMember(on: DbOrTx, conversationId: string, userId: string): Promise<void> {
       await on.delete(members).where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)));
+    },
+
+    /** Keeps the mute of a muted member who departs (see `departed_mutes`). */
+    async rememberDepartedMute(on: DbOrTx, conversationId: string, userId: string, at: Date): Promise<void> {
+      await on.insert(departedMutes).values({ conversationId, userId, departedAt: at }).onConflictDoNothing();
+    },
+
+    /** Removes the remembered mutes of these users; true for each one that had one. */
+    async takeDepartedMutes(on: DbOrTx, conversationId: string, userIds: string[]): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set();
+      const rows = await on
+        .delete(departedMutes)
+        .where(and(eq(departedMutes.conversationId, conversationId), inArray(departedMutes.userId, userIds)))
+        .returning({ userId: departedMutes.userId });
+      return new Set(rows.map((r) => r.userId));
     },
 
     async countUnread(on: DbOrTx, conversationId: string, userId: string): Promise<number> {

@@ -384,11 +384,13 @@ export function createConversationService(deps: ConversationServiceDeps) {
         }
         if (conv!.memberCount >= conv!.maxMembers)
           throw conflict(`the conversation is full (${conv!.maxMembers} members)`);
+        // A mute outlives leaving: a muted member cannot shed it by leaving and joining again.
+        const wasMuted = (await repo.takeDepartedMutes(tx, id, [actorId])).has(actorId);
         const member: MemberRecord = {
           conversationId: id,
           userId: actorId,
           role: 'member',
-          state: 'active',
+          state: wasMuted ? 'muted' : 'active',
           notifications: 'all',
           joinedAt: now(),
           lastReadSeq: 0,
@@ -450,6 +452,8 @@ export function createConversationService(deps: ConversationServiceDeps) {
           throw conflict(`the conversation holds at most ${conv.maxMembers} members`);
         }
         if (fresh.length === 0) return existing;
+        // An admin adding someone back is a grant: a mute they left with is forgotten.
+        await repo.takeDepartedMutes(tx, id, fresh);
         const at = now();
         const added: MemberRecord[] = fresh.map((userId) => ({
           conversationId: id,
@@ -520,6 +524,7 @@ export function createConversationService(deps: ConversationServiceDeps) {
         // A banned user is already out; removing their row would lift the ban.
         if (!target || !isPresent(target)) throw notFound('member not found');
         enforce(checkRemove(conv, actor, target));
+        if (target.state === 'muted') await repo.rememberDepartedMute(tx, id, targetId, now());
         await repo.deleteMember(tx, id, targetId);
         await repo.updateConversation(tx, id, { memberCount: conv.memberCount - 1 });
         await emit('member.removed', {

@@ -1,7 +1,7 @@
 /**
  * Tables of the conversation service (Postgres schema `conversation`).
  *
- * Owned facts: `conversations`, `members`. Local read models of other
+ * Owned facts: `conversations`, `members`, `departed_mutes`. Local read models of other
  * services' facts: `users` (from auth's user.* events, with tombstones so a
  * late update never resurrects a deleted user) and `message_index` (one small
  * row per message from message.* events: what unread counts are computed
@@ -95,6 +95,24 @@ export const members = conversationSchema.table(
     check('members_role_ck', sql`${t.role} in ('owner', 'admin', 'member')`),
     check('members_state_ck', sql`${t.state} in ('active', 'muted', 'banned')`),
   ],
+);
+
+/**
+ * Mutes that outlive a departure: a muted member who leaves (or is removed)
+ * comes back muted when they rejoin a public group by themself, so leaving and
+ * joining again does not lift a mute. An admin adding them back is a grant and
+ * clears it.
+ */
+export const departedMutes = conversationSchema.table(
+  'departed_mutes',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull(),
+    departedAt: ts('departed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
 );
 
 /** Read model of users (auth's user.* events, RPC.authUsers on a miss). */

@@ -145,6 +145,29 @@ describe('muted and banned', () => {
     expect((await req('GET', bob, base)).json().memberCount).toBe(2);
   });
 
+  it('a muted member of a public group cannot shed the mute by leaving and joining again', async () => {
+    const owner = await h.makeUser();
+    const bob = await h.makeUser();
+    const conv = await makeGroup(h, owner, [bob], { visibility: 'public' });
+    const base = `/v1/conversations/${conv.id}`;
+    expect((await req('PATCH', owner, `${base}/members/${bob.id}`, { state: 'muted' })).statusCode).toBe(200);
+    expect((await req('DELETE', bob, `${base}/members/me`)).statusCode).toBe(204);
+
+    const rejoined = await req('POST', bob, `${base}/join`);
+    expect(rejoined.statusCode, rejoined.body).toBe(200);
+    expect(rejoined.json().me.state).toBe('muted');
+    const membership = await h.infra.bus.request<{ member: { state: string } | null }>(RPC.conversationMembership, {
+      conversationId: conv.id,
+      userId: bob.id,
+    });
+    expect(membership.member?.state).toBe('muted');
+
+    // An admin adding them back is a grant: they come back active.
+    expect((await req('DELETE', bob, `${base}/members/me`)).statusCode).toBe(204);
+    expect((await req('POST', owner, `${base}/members`, { userIds: [bob.id] })).statusCode).toBe(200);
+    expect((await req('GET', bob, base)).json().me.state).toBe('active');
+  });
+
   it('a banned member of a private group gets 404', async () => {
     const { owner, m1, base } = await team();
     await req('PATCH', owner, `${base}/members/${m1.id}`, { state: 'banned' });
