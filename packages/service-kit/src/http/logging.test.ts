@@ -10,6 +10,12 @@ describe('redactUrl', () => {
     expect(url).toContain('x=1');
     expect(url.startsWith('/v1/ws?')).toBe(true);
   });
+  it('masks what users wrote in search queries', () => {
+    const url = redactUrl('/v1/search/messages?q=my%20diagnosis&limit=5');
+    expect(url).not.toContain('diagnosis');
+    expect(url).toContain('limit=5');
+    expect(redactUrl('/v1/users?query=ada%40example.com')).not.toContain('ada');
+  });
   it('leaves URLs without query alone', () => {
     expect(redactUrl('/v1/users/me')).toBe('/v1/users/me');
   });

@@ -40,6 +40,8 @@ export function redactPaths(fields: readonly string[] = SECRET_FIELDS): string[]
 }
 
 const SECRET_QUERY = /token|password|secret|key|code|signature|sig|auth/i;
+/** Query parameters that carry what users wrote (search text): as private as message bodies. */
+const USER_TEXT_QUERY = new Set(['q', 'query']);
 
 /** The URL with the values of secret-looking query parameters masked. */
 export function redactUrl(url: string): string {
@@ -48,7 +50,7 @@ export function redactUrl(url: string): string {
   const params = new URLSearchParams(url.slice(q + 1));
   let changed = false;
   for (const key of new Set(params.keys())) {
-    if (SECRET_QUERY.test(key)) {
+    if (SECRET_QUERY.test(key) || USER_TEXT_QUERY.has(key)) {
       params.set(key, REDACTED);
       changed = true;
     }
