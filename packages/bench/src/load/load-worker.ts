@@ -311,7 +311,7 @@ function open(client: Client, target: Target, wsUrl: string, timeoutMs: number):
     };
     ws.on('message', (data: Buffer) => onData(client, data));
     ws.on('unexpected-response', (_req, res) => fail(`http_${res.statusCode}`));
-    ws.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'socket_error'));
+    ws.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message.slice(0, 60)));
     ws.on('close', (code) => {
       client.ready = false;
       if (client.ws === ws) client.ws = null;

@@ -170,6 +170,18 @@ export async function isolate(servers: ServerUrls): Promise<Isolation> {
   };
 }
 
+/**
+ * `BENCH_PROFILE=gateway,message` (or `parley` in the single topology) runs
+ * those processes with V8's CPU profiler; the profiles land in
+ * `<logDir>/profiles/<name>/` when they exit (see src/tools/profile-top.ts).
+ */
+function profileArgs(name: string, logDir: string): string[] {
+  const wanted = (process.env.BENCH_PROFILE ?? '').split(',').map((s) => s.trim());
+  if (!wanted.includes(name) && !wanted.includes('all')) return [];
+  // One directory per process: the tsx loader thread writes a (small) profile of its own beside the main one.
+  return ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', name)}`];
+}
+
 interface Child {
   name: string;
   proc: ChildProcess;
@@ -188,7 +200,7 @@ function spawnLogged(
   // An empty value removes the variable (e.g. the caller's DATABASE_URL in a standalone run).
   const merged: Record<string, string | undefined> = { ...process.env, ...env };
   for (const [k, v] of Object.entries(merged)) if (v === '') delete merged[k];
-  const proc = spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, [...profileArgs(name, logDir), ...args], {
     cwd,
     env: merged,
     stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
