@@ -25,6 +25,7 @@ import {
   UpdateMyMembershipBody,
 } from './conversation.schemas';
 import type { ConversationService } from './conversation.service';
+import { refuseBodyFields } from './refuse-body';
 import { PageQuery } from '@parley/contracts';
 
 const errors = {
@@ -91,14 +92,20 @@ export function registerConversationRoutes(app: ServiceApp, service: Conversatio
   for (const action of ['close', 'archive', 'reopen'] as const satisfies LifecycleAction[]) {
     app.post(
       `/v1/conversations/:id/${action}`,
-      { schema: { tags, params: ConversationParams, response: { 200: ConversationResponse, ...errors } } },
+      {
+        schema: { tags, params: ConversationParams, response: { 200: ConversationResponse, ...errors } },
+        preHandler: refuseBodyFields,
+      },
       async (request) => service.transition(caller(request), request.params.id, action),
     );
   }
 
   app.post(
     '/v1/conversations/:id/join',
-    { schema: { tags, params: ConversationParams, response: { 200: ConversationResponse, ...errors } } },
+    {
+      schema: { tags, params: ConversationParams, response: { 200: ConversationResponse, ...errors } },
+      preHandler: refuseBodyFields,
+    },
     async (request) => service.join(caller(request), request.params.id),
   );
 
@@ -144,7 +151,10 @@ export function registerConversationRoutes(app: ServiceApp, service: Conversatio
   // `me` is accepted as the caller's own id for leaving.
   app.delete(
     '/v1/conversations/:id/members/me',
-    { schema: { tags, params: ConversationParams, response: { 204: Type.Null(), ...errors } } },
+    {
+      schema: { tags, params: ConversationParams, response: { 204: Type.Null(), ...errors } },
+      preHandler: refuseBodyFields,
+    },
     async (request, reply) => {
       await service.removeMember(caller(request), request.params.id, caller(request));
       return reply.code(204).send(null);
@@ -153,7 +163,10 @@ export function registerConversationRoutes(app: ServiceApp, service: Conversatio
 
   app.delete(
     '/v1/conversations/:id/members/:userId',
-    { schema: { tags, params: MemberParams, response: { 204: Type.Null(), ...errors } } },
+    {
+      schema: { tags, params: MemberParams, response: { 204: Type.Null(), ...errors } },
+      preHandler: refuseBodyFields,
+    },
     async (request, reply) => {
       await service.removeMember(caller(request), request.params.id, request.params.userId.toLowerCase());
       return reply.code(204).send(null);

@@ -245,6 +245,32 @@ describe('lifecycle', () => {
     expect((await post(grace, `/v1/conversations/${conv.id}/reopen`)).statusCode).toBe(403);
     expect((await patch(grace, `/v1/conversations/${conv.id}`, { title: 'mine' })).statusCode).toBe(403);
   });
+
+  it('answers 400 listing every unknown field on routes that take no body, and changes nothing', async () => {
+    const ada = await h.makeUser();
+    const grace = await h.makeUser();
+    const conv = await makeGroup(h, ada, [grace], { visibility: 'public' });
+    const base = `/v1/conversations/${conv.id}`;
+    const refused = await post(ada, `${base}/close`, { reason: 'spam', notify: true });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.code).toBe('validation_failed');
+    expect(refused.json().error.details.map((d: { field: string; code: string }) => [d.field, d.code])).toEqual([
+      ['reason', 'unknown_field'],
+      ['notify', 'unknown_field'],
+    ]);
+    expect((await get(ada, base)).json().status).toBe('open');
+    expect((await post(grace, `${base}/join`, ['x'])).statusCode).toBe(400);
+    const leave = await h.app.inject({
+      method: 'DELETE',
+      url: `${base}/members/me`,
+      headers: as(grace),
+      payload: { why: 'bored' },
+    });
+    expect(leave.statusCode).toBe(400);
+    // No body, or an empty object, is what these routes take.
+    expect((await post(ada, `${base}/close`, {})).statusCode).toBe(200);
+    expect((await post(ada, `${base}/reopen`)).statusCode).toBe(200);
+  });
 });
 
 describe('editing', () => {

@@ -20,6 +20,7 @@ import {
   ThreadResponse,
 } from './message.schemas';
 import type { MessageService } from './message.service';
+import { refuseBodyFields } from './refuse-body';
 
 export const errorResponses = {
   400: ErrorBody,
@@ -111,7 +112,10 @@ export function registerMessageRoutes(app: ServiceApp, service: MessageService, 
 
   app.delete(
     '/v1/messages/:id',
-    { schema: { tags, params: MessageParams, response: { 204: Type.Null(), ...errorResponses } } },
+    {
+      schema: { tags, params: MessageParams, response: { 204: Type.Null(), ...errorResponses } },
+      preHandler: refuseBodyFields,
+    },
     async (request, reply) => {
       await service.remove(caller(request), request.params.id);
       return reply.code(204).send(null);

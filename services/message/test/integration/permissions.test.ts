@@ -143,6 +143,21 @@ describe('who may send and read', () => {
     expect((await del(stranger, own.id)).statusCode).toBe(204);
   });
 
+  it('answers 400 for fields in the body of a delete, and deletes nothing', async () => {
+    const c = (await h.world.createConversation({ createdBy: owner.id, memberIds: [member.id] })).id;
+    const m = await h.send(member, c, 'keep me');
+    const res = await h.app.inject({
+      method: 'DELETE',
+      url: `/v1/messages/${m.id}`,
+      headers: member.auth,
+      payload: { hard: true },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([expect.objectContaining({ field: 'hard', code: 'unknown_field' })]);
+    const still = await h.app.inject({ method: 'GET', url: `/v1/messages/${m.id}`, headers: member.auth });
+    expect((still.json() as Message).deletedAt).toBeNull();
+  });
+
   it('answers 404 for a conversation that neither the model nor its owner knows', async () => {
     expect((await send(owner, newId())).statusCode).toBe(404);
   });
