@@ -98,6 +98,8 @@ export interface ProcessUsage {
   cpuPct: number;
   /** Highest RSS sampled during the window, MiB. */
   peakRssMiB: number;
+  /** CPU milliseconds per message of the phase (traffic phases): what one core could sustain is 1000 / this. */
+  cpuMsPerMessage?: number;
 }
 
 export interface UsageWindow {

@@ -179,6 +179,9 @@ export async function runPhase(bench: Bench, input: PhaseInput): Promise<PhaseRe
   const lastAt = Math.max(...final.map((r) => r.lastDeliveryAt));
   const deliverySpan = Number.isFinite(firstAt) && lastAt > firstAt ? (lastAt - firstAt) / 1000 : seconds;
   const acks = sum((r) => r.acked);
+  if (acks > 0) {
+    for (const p of usage.processes) p.cpuMsPerMessage = Math.round(((p.cpuSec * 1000) / acks) * 1000) / 1000;
+  }
   return {
     phase,
     targetRate: input.targetRate,

@@ -50,12 +50,12 @@ const lat = (l: LatencySummary) => `${l.p50} / ${l.p90} / ${l.p99} / ${l.p999} /
 function usageTable(u: UsageWindow): string {
   const rows = [...u.processes]
     .sort((a, b) => b.cpuSec - a.cpuSec)
-    .map((p) => `| ${p.name} | ${p.cpuSec} | ${p.cpuPct} % | ${p.peakRssMiB} |`);
+    .map((p) => `| ${p.name} | ${p.cpuSec} | ${p.cpuPct} % | ${p.cpuMsPerMessage ?? '-'} | ${p.peakRssMiB} |`);
   return [
-    `Machine busy ${u.machineBusyPct} % of ${u.seconds} s (all cores). Per process (CPU % is of one core):`,
+    `Machine busy ${u.machineBusyPct} % of ${u.seconds} s (all cores). Per process (CPU % is of one core; CPU ms/msg is per acknowledged message, so 1000 / it is what one core could sustain):`,
     '',
-    '| process | CPU s | CPU % | peak RSS MiB |',
-    '|---|---|---|---|',
+    '| process | CPU s | CPU % | CPU ms/msg | peak RSS MiB |',
+    '|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
