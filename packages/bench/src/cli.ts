@@ -10,6 +10,7 @@
  *   pnpm bench --topology single                connected, but all services in one process
  *   pnpm bench --set pairsRate=500 --set workers=2   override a size
  *   pnpm bench --out /tmp/bench-results
+ *   pnpm bench --budget-min 30                  allow a longer run (default 14 minutes)
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     set: { type: 'string', multiple: true },
+    'budget-min': { type: 'string', default: '14' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
@@ -75,5 +77,6 @@ const run = await runBench({
   quick: values.quick,
   outDir,
   command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+  budgetMin: Number(values['budget-min']) || 14,
 });
 process.exit(Object.keys(run.failures).length > 0 ? 1 : 0);

@@ -42,6 +42,8 @@ export interface BenchOptions {
   outDir: string;
   /** Shown in the summary: how this run was started. */
   command: string;
+  /** Time budget of the whole run in minutes: past it, no new scenario or step starts. */
+  budgetMin?: number;
   log?: (line: string) => void;
 }
 
@@ -146,8 +148,15 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
         lag,
         results: new Map(),
         newClientIdx: () => clientIdx++,
+        // Steps stop a little before the budget, leaving time for the rest.
+        deadline: t0 + (o.budgetMin ?? 14) * 60_000 - 3 * 60_000,
       };
       for (const name of inParley) {
+        if (Date.now() > t0 + (o.budgetMin ?? 14) * 60_000) {
+          failures[name] = `skipped: the run's ${o.budgetMin ?? 14} minute budget was spent`;
+          say(failures[name]);
+          continue;
+        }
         say(`scenario ${name}`);
         try {
           const r = await RUNNERS[name](ctx);

@@ -86,6 +86,8 @@ export interface ScenarioContext {
   /** Results of the scenarios run before (the fan-out compares with the baseline's). */
   results: Map<string, ScenarioResult>;
   newClientIdx(): number;
+  /** Epoch ms after which stepped scenarios stop adding steps (the whole run must stay bounded). */
+  deadline: number;
 }
 
 export interface Target {

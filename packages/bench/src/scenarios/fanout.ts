@@ -52,6 +52,7 @@ export async function measureFanout(ctx: ScenarioContext, target: WsTarget, wsUr
     const steps: FanoutMeasurement['steps'] = [];
     let ceiling = 0;
     for (const rate of sizes.fanoutStepRates) {
+      if (Date.now() > ctx.deadline) break;
       bench.log(`fanout (${target}): step ${rate} msg/s = ${rate * (clients.length - 1)} deliveries/s`);
       const r = await phase(rate, sizes.fanoutStepMs);
       const passed = phasePasses(r, STEP_P99_MS);

@@ -16,7 +16,7 @@ const FD_HEADROOM = 300;
 export async function runIdle(ctx: ScenarioContext) {
   const { sizes, population, parley, bench } = ctx;
   const started = Date.now();
-  const users = Math.min(population.users.length, Math.max(2, sizes.fanoutMembers));
+  const users = Math.max(2, sizes.fanoutMembers);
   await population.ensureUsers(users);
   await population.refreshTokens();
   const pool = population.users.slice(0, users);

@@ -21,6 +21,10 @@ export async function runMax(ctx: ScenarioContext) {
   try {
     await pairsAt(ctx, pc, sizes.maxRates[0]!, sizes.warmupMs);
     for (const rate of sizes.maxRates) {
+      if (Date.now() > ctx.deadline) {
+        firstFailure = `not reached: the run's time budget was spent before the ${rate} msg/s step`;
+        break;
+      }
       ctx.bench.log(`max: step ${rate} msg/s`);
       const r = await pairsAt(ctx, pc, rate, sizes.maxStepMs, 3000);
       let consumers: { ms: number; initial: ConsumerBacklog[]; remaining: ConsumerBacklog[] } | null = null;
