@@ -677,6 +677,7 @@ async function openThread(rootId: string): Promise<void> {
 }
 
 async function refreshNotifCount(): Promise<void> {
+  if (!navigator.onLine) return; // recounted when the connection is back (on 'ready')
   try {
     state.notifUnread = (await client.notifications.unreadCount()).count;
   } catch {
@@ -874,6 +875,7 @@ function connectRealtime(): void {
     showBanner();
     markRead(); // a read made while the connection was away was not sent
     void reloadConversations();
+    void refreshNotifCount();
   });
   rt.on('unauthorized', () => renderAuth('Your session ended. Please log in again.'));
   rt.on('sent', ({ message }) => upsertMessage(message));
