@@ -5,7 +5,7 @@
  */
 import websocket from '@fastify/websocket';
 import { WS_CLOSE, WS_LIMITS } from '@parley/contracts';
-import { bearerToken, newId } from '@parley/service-kit';
+import { badRequest, bearerToken, newId } from '@parley/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { type GatewayConfig, isOriginAllowed, originPolicyOf } from '../config';
 import { Connection } from './connection';
@@ -44,25 +44,34 @@ export async function realtimeRoutes(app: FastifyInstance, opts: RealtimeRouteOp
   }, config.WS_HEARTBEAT_MS);
   heartbeat.unref();
 
-  app.get('/v1/ws', { websocket: true, config: { public: true } }, (socket, request) => {
-    const conn = new Connection(
-      newId(),
-      socket,
-      { maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES, frameRatePerSec: config.WS_FRAME_RATE_PER_SEC },
-      {
-        onFrameOut: () => metrics.framesOut.inc(),
-        onSlowReader: (c) => {
-          metrics.slowConsumerCloses.inc();
-          c.close(WS_CLOSE.tooSlow, 'too slow');
+  app.route({
+    method: 'GET',
+    url: '/v1/ws',
+    config: { public: true },
+    // A plain HTTP GET (no Upgrade) gets the API's error shape, not an empty 404.
+    handler: async () => {
+      throw badRequest('GET /v1/ws is the WebSocket endpoint: send an Upgrade: websocket request');
+    },
+    wsHandler: (socket, request) => {
+      const conn = new Connection(
+        newId(),
+        socket,
+        { maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES, frameRatePerSec: config.WS_FRAME_RATE_PER_SEC },
+        {
+          onFrameOut: () => metrics.framesOut.inc(),
+          onSlowReader: (c) => {
+            metrics.slowConsumerCloses.inc();
+            c.close(WS_CLOSE.tooSlow, 'too slow');
+          },
         },
-      },
-    );
-    sockets.add(conn);
-    socket.on('close', () => sockets.delete(conn));
-    const origin = request.headers.origin;
-    protocol.accept(conn, {
-      headerToken: bearerToken(request.headers.authorization),
-      originAllowed: origin === undefined || isOriginAllowed(origins, origin, request.headers.host),
-    });
+      );
+      sockets.add(conn);
+      socket.on('close', () => sockets.delete(conn));
+      const origin = request.headers.origin;
+      protocol.accept(conn, {
+        headerToken: bearerToken(request.headers.authorization),
+        originAllowed: origin === undefined || isOriginAllowed(origins, origin, request.headers.host),
+      });
+    },
   });
 }

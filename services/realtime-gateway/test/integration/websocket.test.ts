@@ -103,6 +103,12 @@ describe('authentication', () => {
     clients.push(good);
     await good.next((f) => f.type === 'ready');
   });
+
+  it('answers a plain HTTP GET of /v1/ws (no Upgrade) with the API error shape', async () => {
+    const res = await fetch(`${gw.url}/v1/ws`, { headers: { 'x-request-id': 'plain-get-1' } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'bad_request', requestId: 'plain-get-1' } });
+  });
 });
 
 describe('frames', () => {
