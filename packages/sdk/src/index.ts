@@ -4,6 +4,7 @@ export { HttpClient, ParleyApiError, type Tokens } from './http-client';
 export { newClientMessageId } from './ids';
 export {
   RealtimeConnection,
+  type AnyWebSocketCtor,
   type ConnectionState,
   type QueuedMessage,
   type QueueStore,
@@ -14,3 +15,16 @@ export {
   type WebSocketLike,
 } from './realtime';
 export { localStorageQueue, memoryQueue } from './queue-store';
+// The API's shapes, so that an application needs only this package.
+export type {
+  Attachment,
+  Conversation,
+  ErrorCode,
+  Member,
+  Message,
+  Notification,
+  PageOf,
+  PublicUser,
+  Receipts,
+  User,
+} from '@parley/contracts';

@@ -1,5 +1,6 @@
 import type { Message } from '@parley/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { HttpClient } from './http-client';
 import { memoryQueue } from './queue-store';
 import { RealtimeConnection, type WebSocketLike } from './realtime';
@@ -73,6 +74,32 @@ afterEach(() => {
 });
 
 describe('RealtimeConnection', () => {
+  it('takes the ws package WebSocket as it is (Node 20), typed and at run time', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const frames: unknown[] = [];
+    server.on('connection', (socket) => {
+      socket.on('message', (data) => {
+        frames.push(JSON.parse(String(data)));
+        socket.send(JSON.stringify({ type: 'ready', sessionId: 's', userId: 'u', heartbeatMs: 60_000 }));
+      });
+    });
+    const { port } = server.address() as { port: number };
+    const http = new HttpClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      tokens: { accessToken: 'a', refreshToken: 'r' },
+    });
+    // No cast: this line is what README and docs/api-examples.md tell Node users to write.
+    const rt = new RealtimeConnection({ http, WebSocket });
+    try {
+      await vi.waitFor(() => expect(rt.state).toBe('open'));
+      expect(frames).toEqual([{ type: 'auth', token: 'a' }]);
+    } finally {
+      rt.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('authenticates with the first frame against the ws URL of the gateway', async () => {
     const { rt, ws } = await connected();
     expect(ws.url).toBe('ws://gw.test/v1/ws');

@@ -25,6 +25,13 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 export type WebSocketCtor = new (url: string) => WebSocketLike;
+/**
+ * What `options.WebSocket` accepts: the browser's `WebSocket`, the `ws`
+ * package's, or any constructor of a compatible socket. Their declared event
+ * types are richer than `WebSocketLike` (which the SDK's own handlers need),
+ * so TypeScript cannot relate them; only the constructor shape is checked.
+ */
+export type AnyWebSocketCtor = WebSocketCtor | (new (url: string) => object);
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'offline' | 'closed';
 
@@ -72,7 +79,7 @@ export type RealtimeEventName = keyof RealtimeEvents;
 export interface RealtimeOptions {
   http: HttpClient;
   /** WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws` on Node 20). */
-  WebSocket?: WebSocketCtor;
+  WebSocket?: AnyWebSocketCtor;
   backoff?: { initialMs?: number; maxMs?: number };
   queueStore?: QueueStore;
   /** How long a request frame (send, resume, presence) waits for its reply. */
@@ -115,7 +122,9 @@ export class RealtimeConnection {
   private userId: string | null = null;
 
   constructor(private readonly opts: RealtimeOptions) {
-    const ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
+    const ctor = (opts.WebSocket ?? (globalThis as { WebSocket?: AnyWebSocketCtor }).WebSocket) as
+      | WebSocketCtor
+      | undefined;
     if (!ctor) throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. the `ws` package)');
     this.WS = ctor;
     this.queue = opts.queueStore?.load() ?? [];
