@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { startTestParley, type TestParley } from './support/parley';
 const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
 const DOC = fileURLToPath(new URL('../../../docs/api-examples.md', import.meta.url));
 const WILDCARD = '…';
+const require = createRequire(import.meta.url);
 
 interface Block {
   info: string;
@@ -55,13 +57,17 @@ function run(
   opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs: number },
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => {
+    child.stdout?.on('data', (d) => {
       stdout += d;
     });
-    child.stderr.on('data', (d) => {
+    child.stderr?.on('data', (d) => {
       stderr += d;
     });
     const timer = setTimeout(() => {
@@ -73,7 +79,7 @@ function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
@@ -110,6 +116,12 @@ describe('docs/api-examples.md', () => {
       const next = blocks[i + 1];
       steps.push({ body: b.body, expected: next?.info === 'json output' ? next.body : undefined });
     }
+    const tools = await run('bash', ['-c', 'command -v curl && command -v jq && command -v node'], {
+      cwd: tmp,
+      env: process.env,
+      timeoutMs: 10_000,
+    });
+    expect(tools.code, 'the curl examples need curl, jq and node on PATH').toBe(0);
     const script = [
       'set -euo pipefail',
       ...steps.map((s, i) => `echo '@@step ${i}'\n${s.body}`),
@@ -155,7 +167,23 @@ describe('docs/api-examples.md', () => {
     });
     expect(res.code, `the SDK program failed:\n${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stdout.trim().split('\n')).toEqual(expected.trim().split('\n'));
-  }, 90_000);
+
+    // tsx does not type-check: the doc's TypeScript must also compile (strict).
+    writeFileSync(
+      join(tmp, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../tsconfig.json',
+        compilerOptions: { lib: ['ES2023', 'DOM'] },
+        include: ['chat.ts'],
+      }),
+    );
+    const tsc = await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(tmp, 'tsconfig.json')], {
+      cwd: PACKAGE_DIR,
+      env: process.env,
+      timeoutMs: 60_000,
+    });
+    expect(tsc.code, `the SDK program does not type-check:\n${tsc.stdout}${tsc.stderr}`).toBe(0);
+  }, 150_000);
 
   it('WebSocket: the raw session gets the frames the doc shows', async () => {
     expect(shellVars.size, 'runs after the curl session').toBeGreaterThan(0);
