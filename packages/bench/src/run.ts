@@ -73,6 +73,35 @@ function usersNeeded(o: BenchOptions): { users: number; pairs: number } {
   };
 }
 
+/**
+ * Between scenarios: let Parley finish what the previous one left (event
+ * consumers drained, the gateway answering promptly), so one overloaded
+ * scenario does not spill into the next. Bounded; what it saw is logged.
+ */
+async function settle(parley: RunningParley, lag: ConsumerLag | null, say: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  const limit = 60_000;
+  if (lag) {
+    const drained = await lag.drain(limit);
+    if (drained.ms < 0) say('settle: event consumers still behind after 60 s');
+  }
+  for (;;) {
+    const t = Date.now();
+    const ok = await fetch(`${parley.url}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok && Date.now() - t < 200) break;
+    if (Date.now() - started > limit) {
+      say('settle: the gateway is still slow to answer after 60 s');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const ms = Date.now() - started;
+  if (ms > 2000) say(`settle: waited ${Math.round(ms / 1000)} s for Parley to catch up`);
+}
+
 export async function runBench(o: BenchOptions): Promise<BenchRun> {
   const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const t0 = Date.now();
@@ -151,7 +180,10 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
         // Steps stop a little before the budget, leaving time for the rest.
         deadline: t0 + (o.budgetMin ?? 14) * 60_000 - 3 * 60_000,
       };
+      let first = true;
       for (const name of inParley) {
+        if (!first) await settle(running, lag, say);
+        first = false;
         if (Date.now() > t0 + (o.budgetMin ?? 14) * 60_000) {
           failures[name] = `skipped: the run's ${o.budgetMin ?? 14} minute budget was spent`;
           say(failures[name]);
