@@ -87,8 +87,17 @@ describe.each<Mode>(['embedded', 'connected'])('Parley, %s', (mode) => {
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect(await laptop.users.me()).toMatchObject({ id: ada.user.id });
 
+    const laptopRt = laptop.realtime({ WebSocket: new Network().WebSocket });
+    connections.push(laptopRt);
+    const ended: number[] = [];
+    laptopRt.on('unauthorized', ({ code }) => ended.push(code));
+    await whenOpen(laptopRt);
+
     await laptop.auth.logout();
     expect(laptop.tokens).toBeNull();
+    // The session's WebSocket is closed (4401) and, with no session left, stays closed.
+    await eventually(() => expect(ended).toEqual([4401]), 3_000);
+    expect(laptopRt.state).toBe('closed');
     // The ended session's tokens stop working within 1 s; the other session is untouched.
     const stale = new ParleyClient({ baseUrl: url, tokens: second });
     await eventually(
