@@ -26,6 +26,7 @@ import { ACCESS_TOKEN_SECONDS } from './sessions/tokens';
 import { serveUsers } from './users/user.rpc';
 import { createUserService } from './users/user.service';
 import { userRoutes } from './users/user.routes';
+import { refuseNulCharacters } from './nul-characters';
 
 export const SCHEMA = 'auth';
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
@@ -68,6 +69,7 @@ export async function buildApp(config: AuthConfig, infra: Infra, options: BuildO
     table: processedEvents,
     service: 'auth',
     metrics: app.metrics,
+    afterCommit: () => outbox.kick(),
   });
   const hasher = createPasswordHasher();
   const revocations = createRevocationWriter(infra.kv);
@@ -90,6 +92,8 @@ export async function buildApp(config: AuthConfig, infra: Infra, options: BuildO
     logger: log,
   });
 
+  // Before the routes, so every route of this app has it.
+  app.addHook('preHandler', refuseNulCharacters);
   await app.register(authRoutes, { auth, clientIp: createClientIpResolver(config.TRUST_PROXY), sessions, keys });
   await app.register(userRoutes, { users });
 

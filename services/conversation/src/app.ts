@@ -25,6 +25,7 @@ import { createConversationService } from './conversations/conversation.service'
 import { createReadYourWrites } from './conversations/read-your-writes';
 import { outbox as outboxTable, processedEvents } from './db/schema';
 import { createUserDirectory } from './users/user.service';
+import { refuseNulCharacters } from './nul-characters';
 import { registerUserSubscribers } from './users/user.subscribers';
 
 export const SERVICE = 'conversation';
@@ -58,6 +59,7 @@ export async function buildApp(config: ConversationConfig, infra: Infra, opts: B
     table: processedEvents,
     service: SERVICE,
     metrics: app.metrics,
+    afterCommit: () => outbox.kick(),
   });
   const users = createUserDirectory({ db, repo, bus: infra.bus, rpcTimeoutMs: config.RPC_TIMEOUT_MS, logger: app.log });
   const readYourWrites = createReadYourWrites({
@@ -69,6 +71,7 @@ export async function buildApp(config: ConversationConfig, infra: Infra, opts: B
   });
   const service = createConversationService({ db, repo, outbox, users, readYourWrites, logger: app.log });
 
+  app.addHook('preHandler', refuseNulCharacters);
   registerConversationRoutes(app, service);
 
   let rpc: Subscription[] = [];

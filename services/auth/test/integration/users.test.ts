@@ -90,6 +90,23 @@ describe('PATCH /v1/users/me', () => {
     ).toEqual(['avatarUrl', 'email', 'name', 'statusText']);
     expect((await get('/v1/users/me')).json().name).toBe('Ada Lovelace');
   });
+
+  it('answers 400 (not 500) for NUL characters, which Postgres cannot store', async () => {
+    const res = await patch({ statusText: 'a\u0000b' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([
+      expect.objectContaining({ field: 'statusText', code: 'invalid_characters' }),
+    ]);
+    const search = await get('/v1/users?query=a%00b');
+    expect(search.statusCode).toBe(400);
+    expect(search.json().error.details[0].field).toBe('query');
+    const login = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      payload: { email: 'a\u0000@example.com', password: 'whatever-it-is' },
+    });
+    expect(login.statusCode).toBe(400);
+  });
 });
 
 describe('GET /v1/users/:id', () => {

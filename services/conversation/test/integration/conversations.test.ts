@@ -93,6 +93,10 @@ describe('creating', () => {
       [{ type: 'direct', memberIds: [ada.id] }, 'memberIds'],
       [{ type: 'direct', memberIds: [grace.id], visibility: 'public' }, 'visibility'],
       [{ type: 'channel', memberIds: [] }, 'type'],
+      // NUL characters: Postgres cannot store them in text or jsonb (these were 500s).
+      [{ type: 'group', memberIds: [], title: 'a\u0000b' }, 'title'],
+      [{ type: 'group', memberIds: [], metadata: { note: 'a\u0000b' } }, 'metadata.note'],
+      [{ type: 'group', memberIds: [], metadata: { 'k\u0000': 1 } }, 'metadata.k\u0000'],
     ];
     for (const [payload, field] of cases) {
       const res = await post(ada, '/v1/conversations', payload);
@@ -354,6 +358,15 @@ describe('public groups', () => {
     // Joining again changes nothing.
     expect((await post(bob, `/v1/conversations/${pub.id}/join`)).json().memberCount).toBe(2);
     expect((await post(bob, `/v1/conversations/${closed.id}/join`)).statusCode).toBe(409);
+  });
+
+  it('answers 400 for a NUL character in the query or a new title', async () => {
+    const ada = await h.makeUser();
+    const conv = await makeGroup(h, ada, []);
+    const search = await get(ada, '/v1/conversations/public?query=a%00b');
+    expect(search.statusCode).toBe(400);
+    expect(search.json().error.details[0]).toMatchObject({ field: 'query', code: 'invalid_characters' });
+    expect((await patch(ada, `/v1/conversations/${conv.id}`, { title: 'x\u0000' })).statusCode).toBe(400);
   });
 
   it('treats % and _ in the query literally', async () => {

@@ -146,6 +146,19 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(wrong.statusCode).toBe(400);
   });
 
+  it('answers 400 (not 500) for a NUL character in an attachment name', async () => {
+    const res = await post(ada, conv, {
+      clientMessageId: newId(),
+      content: 'see file',
+      type: 'file',
+      attachments: [{ url: 'https://x.example/a.pdf', name: 'a\u0000.pdf', mimeType: 'application/pdf', size: 1 }],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([
+      expect.objectContaining({ field: 'attachments.0.name', code: 'invalid_characters' }),
+    ]);
+  });
+
   it('refuses attachment URLs that are not http(s), so no script link reaches other members', async () => {
     const file = (url: string) => ({ url, name: 'a.pdf', mimeType: 'application/pdf', size: 1 });
     const res = await post(ada, conv, {
