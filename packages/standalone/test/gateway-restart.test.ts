@@ -73,8 +73,10 @@ describe('killing the gateway mid-conversation', () => {
   let bob: TestUser;
   let conv: Conversation;
 
-  it('loses nothing, duplicates nothing, and sends queued messages exactly once', async () => {
+  it('loses nothing, duplicates nothing, and sends queued messages exactly once', async ({ onTestFailed }) => {
     if (!t || !gateway) return;
+    const gw = gateway;
+    onTestFailed(() => console.error(`gateway process output:\n${gw.output()}`));
     ada = await registerUser(t.parley.url, 'Ada');
     bob = await registerUser(t.parley.url, 'Bob');
     conv = await ada.client.conversations.create({ type: 'direct', memberIds: [bob.user.id] });
