@@ -368,6 +368,8 @@ async function connect(
         (err: Error) => {
           failed++;
           countError(errors, err.message);
+          // Not connected, so not a recipient: only connected clients are held to account.
+          clients.delete(c.spec.idx);
         },
       ),
     );
