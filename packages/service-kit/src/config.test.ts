@@ -15,7 +15,14 @@ describe('loadConfig', () => {
       BODY_LIMIT_BYTES: 65536,
       AUTH_ISSUER: 'parley',
       AUTH_AUDIENCE: 'parley',
+      DB_POOL_MAX: 10,
+      DB_PREPARE: true,
+      STREAM_REPLICAS: 1,
     });
+  });
+
+  it('reads DB_PREPARE=false for PgBouncer in transaction mode', () => {
+    expect(loadConfig(BaseServiceConfig, { DB_PREPARE: 'false' }).DB_PREPARE).toBe(false);
   });
 
   it('converts strings to the declared types and ignores unrelated variables', () => {

@@ -26,7 +26,7 @@ import { ACCESS_TOKEN_SECONDS } from './sessions/tokens';
 import { serveUsers } from './users/user.rpc';
 import { createUserService } from './users/user.service';
 import { userRoutes } from './users/user.routes';
-import { refuseNulCharacters } from './nul-characters';
+import { refuseUnstorableCharacters } from './unstorable-characters';
 
 export const SCHEMA = 'auth';
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
@@ -93,7 +93,7 @@ export async function buildApp(config: AuthConfig, infra: Infra, options: BuildO
   });
 
   // Before the routes, so every route of this app has it.
-  app.addHook('preHandler', refuseNulCharacters);
+  app.addHook('preHandler', refuseUnstorableCharacters);
   await app.register(authRoutes, { auth, clientIp: createClientIpResolver(config.TRUST_PROXY), sessions, keys });
   await app.register(userRoutes, { users });
 

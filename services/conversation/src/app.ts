@@ -25,7 +25,7 @@ import { createConversationService } from './conversations/conversation.service'
 import { createReadYourWrites } from './conversations/read-your-writes';
 import { outbox as outboxTable, processedEvents } from './db/schema';
 import { createUserDirectory } from './users/user.service';
-import { refuseNulCharacters } from './nul-characters';
+import { refuseUnstorableCharacters } from './unstorable-characters';
 import { registerUserSubscribers } from './users/user.subscribers';
 
 export const SERVICE = 'conversation';
@@ -71,7 +71,7 @@ export async function buildApp(config: ConversationConfig, infra: Infra, opts: B
   });
   const service = createConversationService({ db, repo, outbox, users, readYourWrites, logger: app.log });
 
-  app.addHook('preHandler', refuseNulCharacters);
+  app.addHook('preHandler', refuseUnstorableCharacters);
   registerConversationRoutes(app, service);
 
   let rpc: Subscription[] = [];

@@ -28,7 +28,6 @@ const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
  * wake-up that came before the COMMIT.
  */
 const OUTBOX_SWEEP_MS = 250;
-const AFTER_EMIT_KICKS_MS = [5, 50];
 
 export interface BuildOptions {
   /** Start the consumers (default true). Tests turn them off to drive the service by hand. */
@@ -59,6 +58,7 @@ export async function buildApp(
     table: processedEvents,
     service: 'notification',
     metrics: app.metrics,
+    afterCommit: () => outbox.kick(),
   });
 
   const readModelRepo = new ReadModelRepository();
@@ -84,26 +84,14 @@ export async function buildApp(
 
   await app.register(notificationRoutes, { notifications });
 
-  const timers = new Set<NodeJS.Timeout>();
-  const afterEmit = () => {
-    for (const ms of AFTER_EMIT_KICKS_MS) {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        outbox.kick();
-      }, ms);
-      timers.add(t);
-    }
-  };
-
   app.addHook('onClose', async () => {
     await consumers.stop();
-    for (const t of timers) clearTimeout(t);
     await outbox.stop();
   });
 
   await outbox.start();
   if (options.consumers !== false) {
-    await startNotificationSubscribers({ consumers, notifications, readModel, afterEmit });
+    await startNotificationSubscribers({ consumers, notifications, readModel });
   }
   return app;
 }

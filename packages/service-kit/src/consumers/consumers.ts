@@ -30,6 +30,12 @@ export interface ConsumersOptions {
   service: string;
   /** Registry for `consumer_pending{durable}` and `consumer_handle_seconds{durable}`. */
   metrics?: Registry;
+  /**
+   * Called after an `on()` handler's transaction committed. Pass
+   * `() => outbox.kick()` so events a handler wrote into the outbox are
+   * published at once instead of at the relay's next sweep.
+   */
+  afterCommit?: () => void;
 }
 
 export interface Consumers {
@@ -96,8 +102,8 @@ export function createConsumers(opts: ConsumersOptions): Consumers {
   return {
     on(o, handler) {
       if (!table) throw new Error('createConsumers: `table` (processed_events) is required for on()');
-      return start(o, (delivery) =>
-        db.db.transaction(async (tx) => {
+      return start(o, async (delivery) => {
+        const applied = await db.db.transaction(async (tx) => {
           const first = await tx
             .insert(table)
             .values({ consumer: o.durable, eventId: delivery.event.id })
@@ -105,11 +111,13 @@ export function createConsumers(opts: ConsumersOptions): Consumers {
             .returning({ eventId: table.eventId });
           if (first.length === 0) {
             log.debug({ durable: o.durable, eventId: delivery.event.id }, 'event already processed; skipped');
-            return;
+            return false;
           }
           await handler(delivery.event, tx, delivery);
-        }),
-      );
+          return true;
+        });
+        if (applied) opts.afterCommit?.();
+      });
     },
 
     onEvent(o, handler) {

@@ -23,12 +23,10 @@ export interface SubscriberDeps {
   consumers: Consumers;
   notifications: NotificationService;
   readModel: ReadModelService;
-  /** Called after a handler that emitted events returned (the relay then publishes them). */
-  afterEmit: () => void;
 }
 
 export async function startNotificationSubscribers(deps: SubscriberDeps): Promise<void> {
-  const { consumers, notifications, readModel, afterEmit } = deps;
+  const { consumers, notifications, readModel } = deps;
 
   async function on<T extends EventType>(stream: StreamKey, type: T, what: string, handle: Handler<T>) {
     await consumers.on(
@@ -64,16 +62,14 @@ export async function startNotificationSubscribers(deps: SubscriberDeps): Promis
 
   await on('message', 'message.created', 'message-created', async (d, tx) => {
     const created = await notifications.notifyNewMessage(tx, d.message);
-    if (created.length > 0) afterEmit();
   });
   await on('message', 'message.updated', 'message-updated', async (d, tx, at) => {
     const created = await notifications.notifyEdit(tx, d, at);
-    if (created.length > 0) afterEmit();
   });
   await on('message', 'message.deleted', 'message-deleted', (d, tx) =>
     notifications.forgetMessageContent(tx, d.message.id),
   );
   await on('message', 'receipt.read', 'receipt-read', async (d, tx) => {
-    if ((await notifications.applyReadReceipt(tx, d)) > 0) afterEmit();
+    await notifications.applyReadReceipt(tx, d);
   });
 }

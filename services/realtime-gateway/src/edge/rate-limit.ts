@@ -41,7 +41,11 @@ export function kvRateLimitStore(kv: KeyValue, namespace: string) {
   };
 }
 
-const UNLIMITED = /^\/(docs(\/|$|\?)|healthz|readyz|metrics|v1\/ws(\?|$))/;
+// The web client's own files are static and public: counting them would let a
+// few page loads exhaust an office's anonymous budget. Unknown paths (404s)
+// stay limited.
+const UNLIMITED =
+  /^\/(docs(\/|$|\?)|healthz|readyz|metrics|v1\/ws(\?|$)|(index\.html|app\.js(\.map)?|styles\.css|favicon\.svg)?(\?|$))/;
 
 export function rateLimitKey(request: FastifyRequest): string {
   return request.caller ? `user:${request.caller.userId}` : `ip:${request.clientIp || request.ip}`;

@@ -416,16 +416,24 @@ export class RealtimeHub {
 
   // ---- typing and presence -------------------------------------------------
 
-  /** Relays a typing signal to the other members online (at most one per 2 s per user and conversation, cluster-wide). */
+  /**
+   * Relays a typing signal to the other members online. `start` goes out at
+   * most once per 2 s per user and conversation (cluster-wide); `stop` always
+   * goes out, so an indicator never sticks, and re-arms `start`. The
+   * per-connection frame rate limit bounds both.
+   */
   async typing(conn: Connection, conversationId: string, state: 'start' | 'stop'): Promise<void> {
-    const key = `typing:${conn.userId}:${conversationId}:${state}`;
-    let first = true;
+    const key = `typing:${conn.userId}:${conversationId}`;
     try {
-      first = await this.deps.infra.kv.set(key, '1', { ttlMs: WS_LIMITS.typingThrottleMs, nx: true });
+      if (state === 'start') {
+        const first = await this.deps.infra.kv.set(key, '1', { ttlMs: WS_LIMITS.typingThrottleMs, nx: true });
+        if (!first) return;
+      } else {
+        await this.deps.infra.kv.del(key);
+      }
     } catch {
       // Key-value store away: relay unthrottled rather than lose typing (the frame rate limit still holds).
     }
-    if (!first) return;
     this.bus.publish(LIVE.typing(conversationId), { conversationId, userId: conn.userId, state });
   }
 
