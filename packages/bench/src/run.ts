@@ -3,7 +3,7 @@
  * conversations, run the chosen scenarios, write JSON per scenario, the
  * summary and the charts, and stop everything that was started (by PID).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ConsumerLag } from './consumer-lag';
@@ -112,6 +112,8 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   const failures: Record<string, string> = {};
   const setup: Record<string, number> = {};
   const startedAt = new Date().toISOString();
+  const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadAtStart = loadAvg();
   const sampler = new ProcSampler();
   let pool: WorkerPool | null = null;
   let parley: RunningParley | null = null;
@@ -238,6 +240,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
     raisedLimits: RAISED_LIMITS,
     sizes: o.sizes as unknown as Record<string, unknown>,
     parleyStartMs: setup.parleyStart ?? 0,
+    loadAverage: { start: loadAtStart, end: loadAvg() },
     setup,
     failures,
   };

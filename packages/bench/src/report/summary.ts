@@ -19,6 +19,8 @@ export interface RunInfo {
   raisedLimits: Record<string, string>;
   sizes: Record<string, unknown>;
   parleyStartMs: number;
+  /** /proc/loadavg (1, 5, 15 min) at the start and the end: other work competing for the cores. */
+  loadAverage: { start: string; end: string };
   setup: Record<string, number>;
   failures: Record<string, string>;
 }
@@ -258,6 +260,7 @@ export function writeReport(dir: string, info: RunInfo, results: ScenarioResult[
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ')}`,
     `- Run: ${info.startedAt} to ${info.finishedAt}`,
+    `- Load average (1/5/15 min) at start ${info.loadAverage.start}, at end ${info.loadAverage.end} on ${info.machine.cores} cores: above ~${info.machine.cores} the machine was oversubscribed (by the bench itself and anything else running), which shows in every figure`,
     '',
     '## Targets',
     '',

@@ -33,7 +33,8 @@ export async function measureFanout(ctx: ScenarioContext, target: WsTarget, wsUr
   const expect: ExpectedSenders = { [group.conversationId]: [sender.idx] };
   try {
     const connect = await connectClients(bench, target, wsUrl, clients, { ratePerSec: sizes.connectRate });
-    if (connect.opened < clients.length) {
+    // A few refused connections are reported, not fatal: the members that are connected are measured.
+    if (connect.opened < clients.length * 0.95 || !bench.placement.has(sender.idx)) {
       throw new Error(
         `fanout (${target}): ${connect.opened}/${clients.length} connected ${JSON.stringify(connect.errors)}`,
       );
@@ -102,8 +103,8 @@ export async function runFanout(ctx: ScenarioContext) {
       },
       {
         name: `fanout: p99 <= 50 ms at ${ctx.sizes.fanoutRate} msg/s to ${parley.members} members`,
-        value: `${d.p99} ms (p50 ${d.p50} ms), lost ${parley.fixed.lost}`,
-        met: d.p99 <= 50 && parley.fixed.lost === 0,
+        value: `${d.p99} ms (p50 ${d.p50} ms), lost ${parley.fixed.lost}, ${parley.connect.opened}/${parley.members} connected`,
+        met: d.p99 <= 50 && parley.fixed.lost === 0 && parley.connect.opened === parley.members,
       },
     ],
   };
