@@ -97,6 +97,7 @@ describe('PATCH /v1/users/me', () => {
     expect(res.json().error.details).toEqual([
       expect.objectContaining({ field: 'statusText', code: 'invalid_characters' }),
     ]);
+    expect((await patch({ statusText: 'lone \udc00' })).statusCode).toBe(400);
     const search = await get('/v1/users?query=a%00b');
     expect(search.statusCode).toBe(400);
     expect(search.json().error.details[0].field).toBe('query');

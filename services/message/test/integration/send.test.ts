@@ -146,6 +146,16 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(wrong.statusCode).toBe(400);
   });
 
+  it('answers 400 for content that is not well-formed Unicode (a lone surrogate)', async () => {
+    const res = await post(ada, conv, { clientMessageId: newId(), content: 'half \ud83d of an emoji' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([
+      expect.objectContaining({ field: 'content', code: 'invalid_characters' }),
+    ]);
+    // A whole emoji (a surrogate pair) is fine.
+    expect((await post(ada, conv, { clientMessageId: newId(), content: 'whole \ud83d\ude00' })).statusCode).toBe(201);
+  });
+
   it('answers 400 (not 500) for a NUL character in an attachment name', async () => {
     const res = await post(ada, conv, {
       clientMessageId: newId(),
