@@ -283,9 +283,15 @@ export class RealtimeProtocol {
       case 'resume':
         return this.resume(conn, frame);
       case 'presence.query': {
+        const asked = [...new Set(frame.userIds.map((u) => u.toLowerCase()))];
         let users: Awaited<ReturnType<PresenceRepository['query']>>;
         try {
-          users = await this.deps.presence.query([...new Set(frame.userIds)]);
+          // Only users sharing a conversation with the caller: to anyone else a
+          // user is shown offline and never seen, so presence leaks to no stranger.
+          const visible = await this.deps.hub.sharingConversationWith(conn.userId, asked);
+          const known = await this.deps.presence.query(asked.filter((u) => visible.has(u)));
+          const byId = new Map(known.map((u) => [u.userId, u]));
+          users = asked.map((userId) => byId.get(userId) ?? { userId, status: 'offline', lastSeenAt: null });
         } catch {
           this.error(conn, 'unavailable', 'presence is unavailable', { replyTo: frame.id });
           return;

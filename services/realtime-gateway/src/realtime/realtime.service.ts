@@ -165,6 +165,42 @@ export class RealtimeHub {
     this.users.delete(conn.userId);
   }
 
+  /**
+   * Which of `others` share a conversation with `userId` (API.md: presence goes
+   * to members of conversations shared with that user). The caller's own
+   * conversations are known here; another user's come from this gateway when
+   * they are connected to it, else from the conversation service. Throws when
+   * the owner cannot answer.
+   */
+  async sharingConversationWith(userId: string, others: string[]): Promise<Set<string>> {
+    const mine = this.users.get(userId)?.conversations ?? new Set<string>();
+    const shared = new Set<string>();
+    await Promise.all(
+      others.map(async (other) => {
+        if (other === userId) {
+          shared.add(other);
+          return;
+        }
+        if (mine.size === 0) return;
+        const local = this.users.get(other)?.conversations;
+        let theirs: Iterable<string>;
+        if (local) theirs = local;
+        else {
+          const reply = await this.bus.request(RPC.conversationMemberships, { userId: other }, { timeoutMs: 2000 });
+          if (!membershipsReply.Check(reply)) throw new Error('malformed memberships reply');
+          theirs = reply.conversationIds;
+        }
+        for (const id of theirs) {
+          if (mine.has(id)) {
+            shared.add(other);
+            return;
+          }
+        }
+      }),
+    );
+    return shared;
+  }
+
   /** Makes sure a user's membership is known here, asking the owner when the model has none (API.md Consistency). */
   async ensureMember(userId: string, conversationId: string): Promise<boolean> {
     if (this.isMember(userId, conversationId)) return true;

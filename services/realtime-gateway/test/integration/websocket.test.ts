@@ -289,6 +289,30 @@ describe('typing and presence', () => {
     let state = await w.request({ type: 'presence.query', userIds: [dana] });
     expect((state.users as { status: string }[])[0]!.status).toBe('online');
 
+    // A user sharing no conversation with dana learns nothing: offline, never seen
+    // (whether dana is on this gateway or only known to the conversation service).
+    const stranger = await ready(newId());
+    const hidden = await stranger.request({ type: 'presence.query', userIds: [dana, watcher] });
+    expect(hidden.users).toEqual([
+      { userId: dana, status: 'offline', lastSeenAt: null },
+      { userId: watcher, status: 'offline', lastSeenAt: null },
+    ]);
+    const other = await startGateway(infra, {}, { authKeys: keys.jwks });
+    try {
+      const remote = await WsClient.ready(other.wsUrl, await keys.sign(newId()), 'frame');
+      clients.push(remote);
+      const fromAfar = await remote.request({ type: 'presence.query', userIds: [dana] });
+      expect(fromAfar.users).toEqual([{ userId: dana, status: 'offline', lastSeenAt: null }]);
+      const peer = newId();
+      memberships.add(peer, conv);
+      const friend = await WsClient.ready(other.wsUrl, await keys.sign(peer), 'frame');
+      clients.push(friend);
+      const seen = await friend.request({ type: 'presence.query', userIds: [dana] });
+      expect((seen.users as { status: string }[])[0]!.status).toBe('online');
+    } finally {
+      await other.close();
+    }
+
     phone.close();
     await phone.closed;
     state = await w.request({ type: 'presence.query', userIds: [dana] });
