@@ -18,6 +18,7 @@ import {
 } from '@parley/service-kit';
 import { type TestInfra, testServers } from '@parley/service-kit/testing';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { buildApp } from '../src/app';
@@ -149,10 +150,10 @@ export function gatewayConfig(env: Record<string, string | undefined> = {}): Gat
 export async function startGateway(
   infra: Infra,
   env: Record<string, string | undefined> = {},
-  opts: { authKeys?: JWKSource } = {},
+  opts: { authKeys?: JWKSource; logger?: Logger } = {},
 ): Promise<RunningGateway> {
   const config = gatewayConfig(env);
-  const app = await buildApp(config, infra, { authKeys: opts.authKeys });
+  const app = await buildApp(config, infra, { authKeys: opts.authKeys, logger: opts.logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return {

@@ -36,6 +36,13 @@ export async function realtimeRoutes(app: FastifyInstance, opts: RealtimeRouteOp
 
   await app.register(websocket, {
     options: { maxPayload: WS_LIMITS.frameBytes, perMessageDeflate: false, clientTracking: true },
+    // Socket errors are the client's doing (a frame over the limit, a bad frame,
+    // a reset): ws has already sent the close code. The plugin's default logs
+    // each at error level, which any client could use to flood error logs.
+    errorHandler: (err, socket, request) => {
+      request.log.info({ err: err.message }, 'websocket closed on a protocol error');
+      socket.terminate();
+    },
   });
 
   const heartbeat = setInterval(() => {

@@ -6,7 +6,7 @@
  * owners' relays publish them (see full-system.test.ts for the real services).
  */
 import { newId } from '@parley/service-kit';
-import { createTestInfra, requireServers, type TestInfra } from '@parley/service-kit/testing';
+import { captureLogs, createTestInfra, requireServers, type TestInfra } from '@parley/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conversationFact,
@@ -123,6 +123,20 @@ describe('frames', () => {
       expect.arrayContaining(['conversationId', 'content', 'clientMessageId']),
     );
     expect((await c.request({ type: 'ping' })).type).toBe('pong');
+  });
+
+  it('logs a client frame over the limit below error level (clients must not flood error logs)', async () => {
+    const logs = captureLogs();
+    const g = await startGateway(infra, {}, { authKeys: keys.jwks, logger: logs.logger });
+    try {
+      const c = await WsClient.ready(g.wsUrl, await keys.sign(newId()), 'frame');
+      c.ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(70 * 1024) }));
+      expect((await c.closed).code).toBe(1009);
+      await eventually(() => logs.text().includes('websocket closed on a protocol error'));
+      expect(logs.records().filter((r) => Number(r.level) >= 50)).toEqual([]);
+    } finally {
+      await g.close();
+    }
   });
 
   it('closes a frame over 64 KiB with 1009', async () => {
