@@ -36,6 +36,8 @@ export interface ConnectSummary {
   achievedPerSec: number;
   seconds: number;
   readyLatency: LatencySummary;
+  /** Clients that did not connect. */
+  failedIdx: number[];
 }
 
 function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {
@@ -84,6 +86,7 @@ export async function connectClients(
     achievedPerSec: Math.round(opened / seconds),
     seconds: Math.round(seconds * 100) / 100,
     readyLatency: summarize(mergeEncoded(done.map((r) => r.readyHist))),
+    failedIdx: done.flatMap((r) => r.failedIdx),
   };
 }
 

@@ -332,6 +332,7 @@ async function connect(
   let opened = 0;
   let failed = 0;
   let lastReadyAt = 0;
+  const failedIdx: number[] = [];
   const firstAttemptAt = nowMs();
   const attempts: Promise<void>[] = [];
   for (let i = 0; i < specs.length; i++) {
@@ -367,6 +368,7 @@ async function connect(
         },
         (err: Error) => {
           failed++;
+          failedIdx.push(c.spec.idx);
           countError(errors, err.message);
           // Not connected, so not a recipient: only connected clients are held to account.
           clients.delete(c.spec.idx);
@@ -375,7 +377,7 @@ async function connect(
     );
   }
   await Promise.all(attempts);
-  return { opened, failed, errors, firstAttemptAt, lastReadyAt, readyHist: encodeHistogram(readyHist) };
+  return { opened, failed, errors, failedIdx, firstAttemptAt, lastReadyAt, readyHist: encodeHistogram(readyHist) };
 }
 
 // ---- sending ---------------------------------------------------------------------

@@ -47,6 +47,8 @@ export interface ConnectResult {
   opened: number;
   failed: number;
   errors: Record<string, number>;
+  /** Clients that did not connect (dropped: they are no recipients). */
+  failedIdx: number[];
   /** Epoch ms of the first attempt and of the last `ready`. */
   firstAttemptAt: number;
   lastReadyAt: number;

@@ -21,7 +21,7 @@ export async function runStorm(ctx: ScenarioContext) {
   const pairs = population.pairs.slice(0, sizes.pairs);
   // One driver per conversation keeps sending while the storm clients are away.
   const drivers = pairs.map((p) => clientFor(ctx, p.a, [p.conversationId]));
-  const storm: ClientSpec[] = Array.from({ length: sizes.stormClients }, (_, j) => {
+  let storm: ClientSpec[] = Array.from({ length: sizes.stormClients }, (_, j) => {
     const p = pairs[Math.floor(j / 2) % pairs.length]!;
     return clientFor(ctx, j % 2 === 0 ? p.b : p.a, [p.conversationId]);
   });
@@ -40,12 +40,14 @@ export async function runStorm(ctx: ScenarioContext) {
       ratePerSec: sizes.idleOpenRate,
       timeoutMs: 30_000,
     });
-    if (connect.opened + driverConnect.opened < storm.length + drivers.length) {
+    // Every driver must be there; of the storm clients, those that connected take part (the rest are reported).
+    if (driverConnect.opened < drivers.length || connect.opened < storm.length * 0.8) {
       throw new Error(
-        `storm: not every client connected ${JSON.stringify({ ...connect.errors, ...driverConnect.errors })}`,
+        `storm: too few clients connected ${JSON.stringify({ ...connect.errors, ...driverConnect.errors })}`,
       );
     }
-    // Everyone sees one message per conversation: their resume cursor.
+    const refused = new Set(connect.failedIdx);
+    storm = storm.filter((c) => !refused.has(c.idx)); // Everyone sees one message per conversation: their resume cursor.
     const prime = await runPhase(bench, { targetRate: drivers.length, durationMs: 1000, senders: senders(1), expect });
     if (prime.lost > 0) throw new Error(`storm: ${prime.lost} priming deliveries lost`);
 
@@ -115,9 +117,9 @@ export async function runStorm(ctx: ScenarioContext) {
       usage,
       targets: [
         {
-          name: `storm: ${sizes.stormClients} clients back and caught up within 5 s`,
+          name: `storm: ${sizes.stormClients} clients back and caught up within 5 s (${storm.length} connected at first)`,
           value: allCaughtUpS === null ? `${caughtUp}/${storm.length} caught up within 30 s` : `${allCaughtUpS} s`,
-          met: allCaughtUpS !== null && allCaughtUpS <= 5,
+          met: allCaughtUpS !== null && allCaughtUpS <= 5 && storm.length === sizes.stormClients,
         },
         {
           name: 'storm: nothing lost, nothing twice',
