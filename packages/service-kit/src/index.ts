@@ -25,3 +25,4 @@ export * from './metrics';
 export * from './auth/verify';
 export * from './auth/auth.plugin';
 export * from './http/logging';
+export * from './http/refuse-body';

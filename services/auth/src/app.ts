@@ -26,7 +26,6 @@ import { ACCESS_TOKEN_SECONDS } from './sessions/tokens';
 import { serveUsers } from './users/user.rpc';
 import { createUserService } from './users/user.service';
 import { userRoutes } from './users/user.routes';
-import { refuseUnstorableCharacters } from './unstorable-characters';
 
 export const SCHEMA = 'auth';
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
@@ -91,9 +90,6 @@ export async function buildApp(config: AuthConfig, infra: Infra, options: BuildO
     throttle: createLoginThrottle(infra.kv, config.RATE_LIMIT_LOGIN_PER_MIN),
     logger: log,
   });
-
-  // Before the routes, so every route of this app has it.
-  app.addHook('preHandler', refuseUnstorableCharacters);
   await app.register(authRoutes, { auth, clientIp: createClientIpResolver(config.TRUST_PROXY), sessions, keys });
   await app.register(userRoutes, { users });
 

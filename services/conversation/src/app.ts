@@ -25,7 +25,6 @@ import { createConversationService } from './conversations/conversation.service'
 import { createReadYourWrites } from './conversations/read-your-writes';
 import { outbox as outboxTable, processedEvents } from './db/schema';
 import { createUserDirectory } from './users/user.service';
-import { refuseUnstorableCharacters } from './unstorable-characters';
 import { registerUserSubscribers } from './users/user.subscribers';
 
 export const SERVICE = 'conversation';
@@ -70,8 +69,6 @@ export async function buildApp(config: ConversationConfig, infra: Infra, opts: B
     logger: app.log,
   });
   const service = createConversationService({ db, repo, outbox, users, readYourWrites, logger: app.log });
-
-  app.addHook('preHandler', refuseUnstorableCharacters);
   registerConversationRoutes(app, service);
 
   let rpc: Subscription[] = [];

@@ -22,7 +22,6 @@ import { createMembershipService } from './membership/membership.service';
 import { startMembershipSubscribers } from './membership/membership.subscribers';
 import { createMessageRepository } from './messages/message.repository';
 import { registerMessageRoutes } from './messages/message.routes';
-import { refuseUnstorableCharacters } from './unstorable-characters';
 import { createMessageService } from './messages/message.service';
 import { createSendRateLimiter } from './rate-limit/send-rate-limiter';
 import { createReceiptRepository } from './receipts/receipt.repository';
@@ -108,8 +107,6 @@ export async function buildApp(config: MessageConfig, infra: Infra, opts: BuildO
     receipts: receiptRepo,
     outbox,
   });
-
-  app.addHook('preHandler', refuseUnstorableCharacters);
   registerMessageRoutes(app, messages, { sendBurst: config.RATE_LIMIT_SEND_BURST });
   registerReceiptRoutes(app, receipts);
 

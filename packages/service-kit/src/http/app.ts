@@ -30,6 +30,7 @@ import { LATENCY_BUCKETS, createRegistry, histogram } from '../metrics';
 import { errorBody, toErrorResponse } from './errors';
 import { safeChildLogger } from './logging';
 import { createValidatorCompiler } from './validation';
+import { refuseUnstorableCharacters } from './unstorable-characters';
 
 export type Dependency = 'db' | 'bus' | 'kv';
 
@@ -161,6 +162,10 @@ export async function createServiceApp(opts: CreateServiceAppOptions): Promise<S
     if (resource) resource.runInAsyncScope(done);
     else done();
   });
+
+  // Postgres cannot store NUL or unpaired surrogates: refuse them as a 400 in
+  // every service rather than let a statement fail with a 500.
+  app.addHook('preHandler', refuseUnstorableCharacters);
 
   app.setErrorHandler((err, request, reply) => {
     const res = toErrorResponse(err, request.id);

@@ -1,3 +1,4 @@
+import { refuseBodyFields } from '@parley/service-kit';
 /**
  * HTTP routes of API.md "Conversations": schemas in, thin handlers that call
  * the service and map the result. Every route is authenticated (the kit's
@@ -25,7 +26,6 @@ import {
   UpdateMyMembershipBody,
 } from './conversation.schemas';
 import type { ConversationService } from './conversation.service';
-import { refuseBodyFields } from './refuse-body';
 import { PageQuery } from '@parley/contracts';
 
 const errors = {

@@ -3,7 +3,7 @@
  * service's): schemas in, thin handlers that call the service and map the
  * result. Every route is authenticated by the kit's auth plugin.
  */
-import { ApiError, type ServiceApp } from '@parley/service-kit';
+import { ApiError, refuseBodyFields, type ServiceApp } from '@parley/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import {
@@ -20,7 +20,6 @@ import {
   ThreadResponse,
 } from './message.schemas';
 import type { MessageService } from './message.service';
-import { refuseBodyFields } from './refuse-body';
 
 export const errorResponses = {
   400: ErrorBody,

@@ -1,6 +1,6 @@
 /** /v1/notifications routes: thin handlers over the notification service. All need an access token. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { unauthorized } from '@parley/service-kit';
+import { unauthorized, refuseBodyFields } from '@parley/service-kit';
 import type { FastifyRequest } from 'fastify';
 import {
   Notification,
@@ -34,7 +34,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ notifications: Noti
 
   app.post(
     '/v1/notifications/:id/read',
-    { schema: { params: NotificationIdParams, response: { 200: Notification } } },
+    { schema: { params: NotificationIdParams, response: { 200: Notification } }, preHandler: refuseBodyFields },
     async (request) => notifications.markRead(callerId(request), request.params.id),
   );
 

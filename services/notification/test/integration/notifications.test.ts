@@ -505,6 +505,15 @@ describe('REST edges', () => {
     }
     const badId = await t.app.inject({ method: 'POST', url: '/v1/notifications/nope/read', headers });
     expect(badId.statusCode).toBe(400);
+    // A route without a body still refuses fields it would silently ignore.
+    const fields = await t.app.inject({
+      method: 'POST',
+      url: `/v1/notifications/${newId()}/read`,
+      headers,
+      payload: { x: 1 },
+    });
+    expect(fields.statusCode).toBe(400);
+    expect(fields.json().error.details.map((d: { field: string }) => d.field)).toEqual(['x']);
     const badBody = await t.app.inject({
       method: 'POST',
       url: '/v1/notifications/read-all',

@@ -7,7 +7,8 @@
  * query is checked before the handler and refused with 400
  * `validation_failed` naming each field.
  */
-import { type ErrorDetail, validationFailed } from '@parley/service-kit';
+import type { ErrorDetail } from '@parley/contracts';
+import { validationFailed } from './errors';
 import type { FastifyRequest } from 'fastify';
 
 const MAX_DEPTH = 32;

@@ -4,7 +4,7 @@
  * listing each of them, and a client that sends `{ "reason": ... }` must learn
  * that it was not understood. No body, `null` or `{}` pass.
  */
-import { validationFailed } from '@parley/service-kit';
+import { validationFailed } from './errors';
 import type { FastifyRequest } from 'fastify';
 
 export async function refuseBodyFields(request: FastifyRequest): Promise<void> {
