@@ -91,6 +91,12 @@ export async function connectClients(
 }
 
 /** Closes every client and forgets it (the next scenario starts from none). */
+/** A connect summary for reports: the refused client ids are counted, not listed. */
+export function reportable(c: ConnectSummary): Omit<ConnectSummary, 'failedIdx'> {
+  const { failedIdx: _ids, ...rest } = c;
+  return rest;
+}
+
 export async function disconnectAll(bench: Bench): Promise<void> {
   await bench.pool.all({ cmd: 'disconnect', clients: 'all', forget: true });
   bench.placement.clear();

@@ -8,7 +8,7 @@
  */
 import { startBareWs } from '../baseline/bare-ws';
 import type { ClientSpec, ExpectedSenders, Target as WsTarget } from '../load/protocol';
-import { type ConnectSummary, connectClients, disconnectAll, phasePasses, runPhase } from '../traffic';
+import { type ConnectSummary, connectClients, disconnectAll, phasePasses, reportable, runPhase } from '../traffic';
 import { clientFor, type ScenarioContext } from './context';
 import { strip } from './pairs';
 
@@ -17,7 +17,7 @@ const STEP_P99_MS = 100;
 export interface FanoutMeasurement {
   target: WsTarget;
   members: number;
-  connect: ConnectSummary;
+  connect: Omit<ConnectSummary, 'failedIdx'>;
   fixed: ReturnType<typeof strip>;
   steps: (ReturnType<typeof strip> & { passed: boolean })[];
   /** Highest deliveries/s of a passing step. */
@@ -61,7 +61,14 @@ export async function measureFanout(ctx: ScenarioContext, target: WsTarget, wsUr
       if (!passed) break;
       ceiling = Math.max(ceiling, r.deliveriesPerSec);
     }
-    return { target, members: clients.length, connect, fixed: strip(fixed), steps, ceilingDeliveriesPerSec: ceiling };
+    return {
+      target,
+      members: clients.length,
+      connect: reportable(connect),
+      fixed: strip(fixed),
+      steps,
+      ceilingDeliveriesPerSec: ceiling,
+    };
   } finally {
     await disconnectAll(bench);
   }

@@ -6,7 +6,7 @@
 import { sleep } from '../clock';
 import type { ClientSpec } from '../load/protocol';
 import { openFilesLimit, rssKb } from '../proc-stats';
-import { connectClients, disconnectAll } from '../traffic';
+import { connectClients, disconnectAll, reportable } from '../traffic';
 import { clientFor, type ScenarioContext } from './context';
 
 const SETTLE_MS = 5_000;
@@ -48,7 +48,7 @@ export async function runIdle(ctx: ScenarioContext) {
       requested: sizes.idleConnections,
       gatewayOpenFilesLimit: fdLimit,
       cappedByOpenFilesLimit: capped,
-      connect,
+      connect: reportable(connect),
       stillOpenAfterSettle: stillOpen,
       gatewayProcess: parley.topology === 'split' ? 'gateway' : 'parley (all services in one process)',
       gatewayRssBeforeMiB: Math.round(before / 102.4) / 10,

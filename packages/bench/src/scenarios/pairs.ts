@@ -4,7 +4,7 @@
  * `message.created`. `max` reuses the same clients and steps the rate up.
  */
 import type { ClientSpec, ExpectedSenders, SenderSpec, Target as WsTarget } from '../load/protocol';
-import { type ConnectSummary, connectClients, disconnectAll, type PhaseResult, runPhase } from '../traffic';
+import { type ConnectSummary, connectClients, disconnectAll, type PhaseResult, reportable, runPhase } from '../traffic';
 import { clientFor, type ScenarioContext } from './context';
 
 export interface PairClients {
@@ -79,7 +79,7 @@ export async function runPairs(ctx: ScenarioContext) {
       seconds: Math.round((Date.now() - started) / 1000),
       pairs: sizes.pairs,
       rate: sizes.pairsRate,
-      connect: pc.connect,
+      connect: reportable(pc.connect),
       warmup: strip(warmup),
       result: strip(measured),
       targets: [

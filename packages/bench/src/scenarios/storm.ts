@@ -9,7 +9,7 @@ import { nowMs } from '../clock';
 import { mergeEncoded, summarize } from '../histogram';
 import type { ClientSpec, ExpectedSenders, ResumeResult, ResumeSpec } from '../load/protocol';
 import { BitSet } from '../load/protocol';
-import { connectClients, disconnectAll, runPhase } from '../traffic';
+import { connectClients, disconnectAll, reportable, runPhase } from '../traffic';
 import { clientFor, type ScenarioContext } from './context';
 import { strip } from './pairs';
 
@@ -102,7 +102,7 @@ export async function runStorm(ctx: ScenarioContext) {
       seconds: Math.round((Date.now() - started) / 1000),
       clients: storm.length,
       conversations: pairs.length,
-      connect,
+      connect: reportable(connect),
       prime: strip(prime),
       missedMessages: [...ackedPerConv.values()].reduce((a, b) => a + b, 0),
       missedSend: strip(missed),
