@@ -24,6 +24,10 @@ function collect(value: unknown, path: string, depth: number, out: ErrorDetail[]
     return;
   }
   if (typeof value !== 'object' || value === null) return;
+  // Only parsed JSON is walked: a proxied body (stream, Buffer) or any other
+  // object graph is not user data to check, and may be huge or circular.
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
       collect(item, path ? `${path}.${i}` : String(i), depth + 1, out);
