@@ -15,6 +15,13 @@ describe('refuseUnstorableCharacters', () => {
     expect((err as ApiError).details?.map((d) => d.field).sort()).toEqual(['meta.k\u0000', 'name', 'q', 'tags.1']);
   });
 
+  it('checks query objects whatever their prototype (Fastify builds its own)', async () => {
+    function Query() {}
+    Query.prototype = Object.create(null);
+    const query = Object.assign(new (Query as unknown as new () => object)(), { q: 'a\u0000' });
+    await expect(refuseUnstorableCharacters(req(undefined, query))).rejects.toBeInstanceOf(ApiError);
+  });
+
   it('accepts well-formed text, emoji (paired surrogates) included', async () => {
     await expect(refuseUnstorableCharacters(req({ content: 'hello 👋 wörld' }))).resolves.toBeUndefined();
   });
@@ -25,6 +32,8 @@ describe('refuseUnstorableCharacters', () => {
     circular.self = circular;
     Object.assign(stream, { circular });
     await expect(refuseUnstorableCharacters(req(stream))).resolves.toBeUndefined();
+    // A circular plain object is visited once.
+    await expect(refuseUnstorableCharacters(req(circular))).resolves.toBeUndefined();
     await expect(refuseUnstorableCharacters(req(Buffer.from('a\u0000b')))).resolves.toBeUndefined();
   });
 });

@@ -12,25 +12,45 @@ import { validationFailed } from './errors';
 import type { FastifyRequest } from 'fastify';
 
 const MAX_DEPTH = 32;
+const MAX_NODES = 100_000;
 /** NUL, or a surrogate half without its other half (not well-formed Unicode). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const PROBLEM = { code: 'invalid_characters', message: 'must not contain NUL characters or unpaired surrogates' };
 
-function collect(value: unknown, path: string, depth: number, out: ErrorDetail[]): void {
-  if (out.length >= 50 || depth > MAX_DEPTH) return;
+/** Values that are not parsed input: a proxied body (stream), bytes, or class instances with behaviour. */
+function isOpaque(value: object): boolean {
+  return (
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer ||
+    typeof (value as { pipe?: unknown }).pipe === 'function' ||
+    typeof (value as { on?: unknown }).on === 'function'
+  );
+}
+
+/**
+ * Walks parsed JSON and query objects (whatever their prototype: Fastify's
+ * query objects have their own), never streams or buffers, visiting each
+ * object once and at most MAX_NODES values, so no input can make it spin.
+ */
+function collect(
+  value: unknown,
+  path: string,
+  depth: number,
+  out: ErrorDetail[],
+  seen: WeakSet<object>,
+  budget: { left: number },
+): void {
+  if (out.length >= 50 || depth > MAX_DEPTH || budget.left-- <= 0) return;
   if (typeof value === 'string') {
     if (UNSTORABLE.test(value)) out.push({ field: path || '(body)', ...PROBLEM });
     return;
   }
-  if (typeof value !== 'object' || value === null) return;
-  // Only parsed JSON is walked: a proxied body (stream, Buffer) or any other
-  // object graph is not user data to check, and may be huge or circular.
-  const proto = Object.getPrototypeOf(value);
-  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
+  if (typeof value !== 'object' || value === null || seen.has(value) || isOpaque(value)) return;
+  seen.add(value);
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
-      collect(item, path ? `${path}.${i}` : String(i), depth + 1, out);
+      collect(item, path ? `${path}.${i}` : String(i), depth + 1, out, seen, budget);
     });
     return;
   }
@@ -40,14 +60,16 @@ function collect(value: unknown, path: string, depth: number, out: ErrorDetail[]
       out.push({ field, ...PROBLEM });
       continue;
     }
-    collect(item, field, depth + 1, out);
+    collect(item, field, depth + 1, out, seen, budget);
   }
 }
 
 /** A preHandler hook: 400 listing every body or query field holding a character Postgres cannot store. */
 export async function refuseUnstorableCharacters(request: FastifyRequest): Promise<void> {
   const details: ErrorDetail[] = [];
-  collect(request.query, '', 0, details);
-  collect(request.body, '', 0, details);
+  const seen = new WeakSet<object>();
+  const budget = { left: MAX_NODES };
+  collect(request.query, '', 0, details, seen, budget);
+  collect(request.body, '', 0, details, seen, budget);
   if (details.length > 0) throw validationFailed(details);
 }

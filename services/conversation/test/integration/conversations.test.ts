@@ -174,7 +174,10 @@ describe('direct conversations', () => {
     );
     const statuses = results.map((r) => r.statusCode).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(9);
+    expect(
+      statuses.filter((s) => s === 200),
+      JSON.stringify(results.filter((r) => r.statusCode >= 300).map((r) => r.json())),
+    ).toHaveLength(9);
     expect(new Set(results.map((r) => r.json().id)).size).toBe(1);
     const list = (await get(ada, '/v1/conversations')).json();
     expect(list.items.filter((c: Conversation) => c.type === 'direct')).toHaveLength(1);
