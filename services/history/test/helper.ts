@@ -65,6 +65,7 @@ export async function setup(env: Record<string, string> = {}, opts: { logger?: L
       await infra.bus.publishDurable(subjectOf(event.type, keyOf(event.type, event.data as never)), event);
     };
 
+    let lastAt = 0;
     const ctx: TestContext = {
       infra,
       config,
@@ -82,7 +83,14 @@ export async function setup(env: Record<string, string> = {}, opts: { logger?: L
         return { authorization: `Bearer ${token}` };
       },
       async publish(type, data) {
-        const event = makeEvent(type, data, { id: newId(), producer: 'test' }) as AnyEventEnvelope;
+        // Strictly later times for facts published one after the other, as a
+        // real producer's would (read models order facts by occurredAt).
+        lastAt = Math.max(Date.now(), lastAt + 1);
+        const event = makeEvent(type, data, {
+          id: newId(),
+          producer: 'test',
+          occurredAt: new Date(lastAt),
+        }) as AnyEventEnvelope;
         await toWire(event);
         return event;
       },

@@ -65,6 +65,7 @@ export async function setup(env: Record<string, string> = {}, opts: { logger?: L
       }),
     );
 
+    let lastAt = 0;
     const ensured = new Set<string>();
     const toWire = async (event: AnyEventEnvelope) => {
       const stream = streamOf(event.type);
@@ -93,7 +94,16 @@ export async function setup(env: Record<string, string> = {}, opts: { logger?: L
       token,
       auth: async (userId) => ({ authorization: `Bearer ${await token(userId)}` }),
       async publish(type, data) {
-        const event = makeEvent(type, data, { id: newId(), producer: 'test' }) as AnyEventEnvelope;
+        // Facts published one after the other get strictly later times, as a
+        // real producer's would: the read model orders facts by occurredAt, and
+        // two in the same millisecond may be applied by different consumers in
+        // either order.
+        lastAt = Math.max(Date.now(), lastAt + 1);
+        const event = makeEvent(type, data, {
+          id: newId(),
+          producer: 'test',
+          occurredAt: new Date(lastAt),
+        }) as AnyEventEnvelope;
         await toWire(event);
         return event;
       },
