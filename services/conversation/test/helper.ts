@@ -67,6 +67,9 @@ export async function build(overrides: Partial<ConversationConfig> = {}): Promis
   const config: ConversationConfig = {
     ...loadConfig(ConversationConfig, {}),
     LOG_LEVEL: (process.env.TEST_LOG_LEVEL as ConversationConfig['LOG_LEVEL'] | undefined) ?? 'silent',
+    // The shared CI machine can be slow to answer a burst of user lookups; the
+    // tests are about outcomes, not the production timeout.
+    RPC_TIMEOUT_MS: 10_000,
     ...overrides,
   };
 
