@@ -165,13 +165,18 @@ describe('direct conversations', () => {
   it('creates exactly one conversation under 10 concurrent creations', async () => {
     const ada = await h.makeUser();
     const grace = await h.makeUser();
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
+    // 503 says "retry is safe" (API.md); a client retries it once. Under CI
+    // load one of ten racing creations occasionally answers 503 (open issue
+    // noted in the service README); the outcome asserted below must hold.
+    const create = async (i: number) => {
+      const once = () =>
         i % 2 === 0
           ? post(ada, '/v1/conversations', { type: 'direct', memberIds: [grace.id] })
-          : post(grace, '/v1/conversations', { type: 'direct', memberIds: [ada.id] }),
-      ),
-    );
+          : post(grace, '/v1/conversations', { type: 'direct', memberIds: [ada.id] });
+      const first = await once();
+      return first.statusCode === 503 ? once() : first;
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => create(i)));
     const statuses = results.map((r) => r.statusCode).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(
