@@ -82,6 +82,19 @@ export interface Subscription {
 
 export interface PublishDurableOptions {
   headers?: EventHeaders;
+  /**
+   * The envelope was built by `makeEvent` (which validated it) and not changed
+   * since, as the outbox's rows are: skip validating it again. Callers
+   * holding anything else leave it unset, and the adapter validates.
+   */
+  validated?: boolean;
+  /**
+   * Attempts before giving up (default: the adapter's own, e.g. NATS'
+   * `publishAttempts`). A caller that pipelines one subject's events (the
+   * outbox) passes 1 and retries the failed event and all later ones itself,
+   * in order, rather than have retries land after later events.
+   */
+  attempts?: number;
 }
 
 export interface Bus {

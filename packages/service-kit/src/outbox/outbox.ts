@@ -8,6 +8,20 @@
  * marks the acknowledged ones in the same transaction and retries the rest
  * with backoff. `start()` publishes whatever a crash left, and a periodic
  * sweep picks up rows of a crashed replica or a missed wake-up.
+ *
+ * Publishes are pipelined: one subject's rows are sent in id order without
+ * waiting for each acknowledgement (JetStream stores one connection's
+ * publishes in the order sent), at most `maxInFlight` unacknowledged over all
+ * subjects. When one fails, it and every later row of its subject stay
+ * unpublished and the next round re-publishes them in order; those already
+ * stored are de-duplicated by Nats-Msg-Id. So on the happy path a subject's
+ * events are stored in id order, and nothing is lost or delivered twice;
+ * but when a publish fails while later ones of its subject were stored (a
+ * disconnect or timeout in the middle of a run), the failed event is stored
+ * after them: consumers see that subject's events out of order once. The
+ * adapter's own retries are off on this path (attempts: 1) so a retry never
+ * lands behind later events without the relay knowing. Rows are validated
+ * once, by makeEvent in add(), and published with `validated: true`.
  */
 import {
   type EventData,
@@ -21,7 +35,7 @@ import {
   streamOf,
   subjectOf,
 } from '@parley/contracts';
-import { asc, count, inArray, isNull, and, lt, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, count, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { currentHeaders } from '../context';
 import type { DbOrTx, Tx } from '../db/database';
@@ -39,9 +53,15 @@ export interface OutboxOptions {
   /** `producer` of every envelope, e.g. `message`. */
   producer: string;
   table: OutboxTable;
-  /** Rows claimed per relay round (default 100). */
+  /** Rows claimed per relay round (default 100); doubled after each full round up to `maxBatchSize`. */
   batchSize?: number;
-  /** Publishes awaiting acknowledgement at once (default 32); one subject's events go one after another. */
+  /** Largest claim of one round while a backlog drains (default 10 × batchSize). */
+  maxBatchSize?: number;
+  /**
+   * Publishes awaiting their JetStream acknowledgement at once, over all
+   * subjects (default 256). One subject's events are sent in id order
+   * without waiting for each other's acknowledgement.
+   */
   maxInFlight?: number;
   /** Safety sweep period in ms (default 1000). */
   sweepIntervalMs?: number;
@@ -83,8 +103,9 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   const { infra, table, producer } = opts;
   const { db, bus } = infra;
   const log = infra.logger.child({ component: 'outbox', producer, schema: opts.schema });
-  const batchSize = opts.batchSize ?? 100;
-  const maxInFlight = Math.max(1, opts.maxInFlight ?? 32);
+  const batchSize = Math.max(1, opts.batchSize ?? 100);
+  const maxBatchSize = Math.max(batchSize, opts.maxBatchSize ?? 10 * batchSize);
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? 256);
   const sweepIntervalMs = opts.sweepIntervalMs ?? 1000;
   const backoff = opts.retryBackoffMs ?? { initial: 100, max: 5000 };
   const retainMs = opts.retainPublishedMs ?? 24 * 3600_000;
@@ -118,6 +139,10 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     return event;
   }
 
+  // Validated by makeEvent in add(); one attempt, since a failed event and the
+  // later ones of its subject are re-published together by the next round.
+  const publishOptions = (row: OutboxRow) => ({ headers: row.headers, validated: true, attempts: 1 });
+
   async function ensureStreams(rows: OutboxRow[]) {
     for (const row of rows) {
       const key = streamOf(row.type as EventType);
@@ -128,7 +153,15 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     }
   }
 
-  /** Publishes rows, one subject's rows in id order, at most `maxInFlight` at once. Returns the acked ids. */
+  /**
+   * Publishes rows and returns the ids to mark published. One subject's rows
+   * are sent in id order without waiting for each acknowledgement (JetStream
+   * stores one connection's publishes in the order sent), at most
+   * `maxInFlight` unacknowledged at once over all subjects. When a publish
+   * fails, that row and every later row of its subject count as not published
+   * (the ones already sent are not awaited in vain: the retry re-publishes
+   * them and the stream de-duplicates by Nats-Msg-Id).
+   */
   async function publishRows(rows: OutboxRow[]): Promise<{ acked: number[]; failed: number }> {
     const bySubject = new Map<string, OutboxRow[]>();
     for (const row of rows) {
@@ -136,42 +169,68 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       if (list) list.push(row);
       else bySubject.set(row.subject, [row]);
     }
-    const queues = [...bySubject.values()];
+    let inFlight = 0;
+    const waiting: (() => void)[] = [];
+    const release = () => {
+      const next = waiting.shift();
+      if (next)
+        next(); // the slot passes on
+      else inFlight--;
+    };
     const acked: number[] = [];
     let failed = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < queues.length) {
-        const queue = queues[next++]!;
-        for (let i = 0; i < queue.length; i++) {
-          const row = queue[i]!;
-          try {
-            await bus.publishDurable(row.subject, row.payload, { headers: row.headers });
-            acked.push(row.id);
-            metrics.published.inc({ producer });
-          } catch (err) {
-            // Later events of this subject wait, so consumers never see them out of order.
-            failed += queue.length - i;
-            metrics.publishErrors.inc({ producer });
-            log.warn({ err, eventId: row.eventId, subject: row.subject }, 'outbox publish failed; will retry');
+    let published = 0;
+    const lane = async (queue: OutboxRow[]) => {
+      // Index of the first row of this subject whose publish failed (queue.length: none).
+      let firstFailed = queue.length;
+      const sent: Promise<void>[] = [];
+      for (let i = 0; i < queue.length && i < firstFailed; i++) {
+        if (inFlight < maxInFlight) inFlight++;
+        else {
+          await new Promise<void>((resolve) => waiting.push(resolve));
+          if (i >= firstFailed) {
+            release();
             break;
           }
         }
+        const row = queue[i]!;
+        sent.push(
+          bus.publishDurable(row.subject, row.payload, publishOptions(row)).then(release, (err: unknown) => {
+            release();
+            metrics.publishErrors.inc({ producer });
+            if (i < firstFailed) {
+              firstFailed = i;
+              log.warn({ err, eventId: row.eventId, subject: row.subject }, 'outbox publish failed; will retry');
+            }
+          }),
+        );
       }
+      await Promise.all(sent);
+      // Rows before the first failure were all sent and acknowledged.
+      for (let i = 0; i < firstFailed; i++) acked.push(queue[i]!.id);
+      published += firstFailed;
+      failed += queue.length - firstFailed;
     };
-    await Promise.all(Array.from({ length: Math.min(maxInFlight, queues.length) }, worker));
+    await Promise.all(Array.from(bySubject.values(), lane));
+    if (published > 0) metrics.published.inc({ producer }, published);
     return { acked, failed };
   }
 
   /** One relay round: claim, publish, mark. */
-  async function relayRound(): Promise<{ claimed: number; failed: number }> {
+  async function relayRound(limit: number): Promise<{ claimed: number; failed: number }> {
     const claimAndPublish = async (q: DbOrTx, lock: boolean) => {
-      const select = q.select().from(table).where(isNull(table.publishedAt)).orderBy(asc(table.id)).limit(batchSize);
+      const select = q.select().from(table).where(isNull(table.publishedAt)).orderBy(asc(table.id)).limit(limit);
       const rows = lock ? await select.for('update', { skipLocked: true }) : await select;
       if (rows.length === 0) return { claimed: 0, failed: 0 };
       await ensureStreams(rows);
       const { acked, failed } = await publishRows(rows);
-      if (acked.length > 0) await q.update(table).set({ publishedAt: sql`now()` }).where(inArray(table.id, acked));
+      if (acked.length > 0) {
+        // One array parameter rather than one parameter per id (batches reach maxBatchSize rows).
+        await q
+          .update(table)
+          .set({ publishedAt: sql`now()` })
+          .where(sql`${table.id} = any(${`{${acked.join(',')}}`}::bigint[])`);
+      }
       return { claimed: rows.length, failed };
     };
     // PGlite is one connection in one process with one relay per table: row
@@ -189,11 +248,12 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   }
 
   async function drain() {
+    let limit = batchSize;
     while (running && again) {
       again = false;
       let round: { claimed: number; failed: number };
       try {
-        round = await relayRound();
+        round = await relayRound(limit);
       } catch (err) {
         // Database or stream provisioning failed: nothing was marked, retry the round.
         log.warn({ err }, 'outbox relay round failed; will retry');
@@ -201,14 +261,20 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       }
       if (round.failed > 0) {
         failures++;
+        // The stream may be gone (server store lost): ensure it again next round.
+        ensuredStreams.clear();
         again = true;
         const delay = Math.min(backoff.max, backoff.initial * 2 ** Math.min(failures - 1, 16));
         await sleepUnlessStopped(delay, backoffSignal);
         continue;
       }
       failures = 0;
-      // A full batch means more may be waiting.
-      if (round.claimed >= batchSize) again = true;
+      // A full batch means more may be waiting: claim more per round (fewer
+      // transactions per event) until the backlog is gone.
+      if (round.claimed >= limit) {
+        again = true;
+        limit = Math.min(maxBatchSize, limit * 2);
+      } else limit = batchSize;
     }
     if (running) {
       try {

@@ -231,6 +231,19 @@ export function runBusContract(label: string, makeBus: MakeBus): void {
           );
         }));
 
+      it('validates a durable event unless the caller says makeEvent built it', () =>
+        withBus(async (bus) => {
+          await bus.ensureStream(AUTH_STREAM);
+          const { event, subject } = userDeleted();
+          const broken = { ...event, data: { userId: 'not-a-uuid', deletedAt: 'yesterday' } } as typeof event;
+          await expect(bus.publishDurable(subject, broken)).rejects.toThrow(/invalid user.deleted event/);
+          // The outbox's rows were validated when written: not checked a second time (still type-checked).
+          await expect(bus.publishDurable(subject, event, { validated: true })).resolves.toBeUndefined();
+          await expect(
+            bus.publishDurable(subject.replace('.deleted', '.created'), event, { validated: true }),
+          ).rejects.toThrow(/another type/);
+        }));
+
       it('refuses consumer options that cannot work', () =>
         withBus(async (bus) => {
           await bus.ensureStream(AUTH_STREAM);
