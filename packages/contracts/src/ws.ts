@@ -148,13 +148,16 @@ export const ResumedFrame = Type.Object({ type: Type.Literal('resumed'), replyTo
 /**
  * `code`/`message` at the top (API.md), and the same as an `error` object in
  * the REST error shape (with `details` for validation failures) so a client can
- * treat a refused `message.send` exactly like a refused POST.
+ * treat a refused `message.send` exactly like a refused POST. `retryAfterMs`
+ * (an extension, docs/api.md) is the WebSocket's `Retry-After`: on a
+ * `rate_limited` or `unavailable` refusal, when to try the same frame again.
  */
 export const ErrorFrame = Type.Object({
   type: Type.Literal('error'),
   replyTo: Type.Optional(FrameId),
   code: Type.String(),
   message: Type.String(),
+  retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
   error: Type.Optional(
     Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Array(ErrorDetail)) }),
   ),
