@@ -192,6 +192,30 @@ describe('RealtimeConnection', () => {
     rt.close();
   });
 
+  it('keeps a send refused for now queued and sends it again after retryAfterMs on the same connection', async () => {
+    const { rt, ws } = await connected();
+    const sending = rt.send(conv, { content: 'busy gateway' });
+    await vi.waitFor(() => expect(ws.framesOf('message.send')).toHaveLength(1));
+    const first = ws.framesOf('message.send')[0]!;
+    ws.push({
+      type: 'error',
+      replyTo: first.id,
+      code: 'rate_limited',
+      message: 'too many sends in flight',
+      retryAfterMs: 20,
+      error: { code: 'rate_limited', message: 'too many sends in flight' },
+    });
+    expect(rt.queued).toHaveLength(1);
+    await vi.waitFor(() => expect(ws.framesOf('message.send')).toHaveLength(2));
+    const again = ws.framesOf('message.send')[1]!;
+    expect(again.clientMessageId).toBe(first.clientMessageId);
+    expect(FakeSocket.all).toHaveLength(1);
+    ws.push({ type: 'ack', replyTo: again.id, message: msg(1, { clientMessageId: String(first.clientMessageId) }) });
+    expect((await sending).clientMessageId).toBe(first.clientMessageId);
+    expect(rt.queued).toHaveLength(0);
+    rt.close();
+  });
+
   it('stays closed when the session ended and the refresh fails', async () => {
     const fetchImpl = vi.fn(
       async () => new Response(JSON.stringify({ error: { code: 'unauthorized' } }), { status: 401 }),

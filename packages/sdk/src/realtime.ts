@@ -106,6 +106,9 @@ export class RealtimeConnection {
   private stateValue: ConnectionState = 'idle';
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** A send refused for now (`rate_limited`, `unavailable`, ...) on an open connection is retried by this timer. */
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private sendRetries = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private lastFrameAt = 0;
   private heartbeatMs = 25_000;
@@ -198,6 +201,7 @@ export class RealtimeConnection {
     this.setState('closed');
     this.clearReconnect();
     this.stopHeartbeat();
+    this.clearSendRetry();
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000, 'client closed');
@@ -317,7 +321,11 @@ export class RealtimeConnection {
       if (frame.type === 'error') {
         const e = frame.error as { code?: string; message?: string } | undefined;
         const code = (e?.code ?? (frame.code as string) ?? 'internal') as ParleyApiError['code'];
-        p.reject(new ParleyApiError(0, code, e?.message ?? String(frame.message ?? 'error')));
+        // `retryAfterMs`: the gateway's advice with a send refused for now (its admission control).
+        const retryAfterSec = typeof frame.retryAfterMs === 'number' ? frame.retryAfterMs / 1000 : undefined;
+        p.reject(
+          new ParleyApiError(0, code, e?.message ?? String(frame.message ?? 'error'), [], undefined, retryAfterSec),
+        );
       } else p.resolve(frame);
       return;
     }
@@ -440,14 +448,40 @@ export class RealtimeConnection {
       // The frame's own `type` is `message.send`: the message's type travels as `messageType`.
       const { queuedAt: _q, type: messageType, ...fields } = item;
       const reply = await this.request({ ...stripUndefined({ ...fields, messageType }), type: 'message.send' });
+      this.sendRetries = 0;
       this.settle(item.clientMessageId, reply.message as Message, null);
     } catch (err) {
       const e = err instanceof ParleyApiError ? err : new ParleyApiError(0, 'network_error', String(err));
       if (!RETRYABLE.has(e.code)) this.settle(item.clientMessageId, null, e);
-      // Retryable: stays queued; sent again on the next `ready`.
+      // Retryable: stays queued; sent again after the server's `retryAfterMs`
+      // (or a backoff) while the connection stays open, else on the next `ready`.
+      else this.scheduleSendRetry(e.retryAfterSec);
     } finally {
       this.inFlight.delete(item.clientMessageId);
     }
+  }
+
+  /** One timer for every send refused for now: when it fires, what is still queued goes again. */
+  private scheduleSendRetry(retryAfterSec?: number): void {
+    if (this.stateValue !== 'open' || this.retryTimer) return;
+    const initial = this.opts.backoff?.initialMs ?? 250;
+    const max = this.opts.backoff?.maxMs ?? 15_000;
+    const ceiling = Math.min(max, initial * 2 ** this.sendRetries);
+    this.sendRetries += 1;
+    const advised = retryAfterSec !== undefined && retryAfterSec >= 0 ? retryAfterSec * 1000 : undefined;
+    // Jittered, so the clients refused together do not all come back together.
+    const delay = Math.round(
+      advised !== undefined ? advised * (1 + Math.random() / 2) : ceiling / 2 + Math.random() * (ceiling / 2),
+    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stateValue === 'open') this.flushQueue();
+    }, delay);
+  }
+
+  private clearSendRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   private settle(clientMessageId: string, message: Message | null, error: ParleyApiError | null): void {
@@ -473,6 +507,7 @@ export class RealtimeConnection {
   private onClosed(code: number): void {
     this.ws = null;
     this.stopHeartbeat();
+    this.clearSendRetry();
     this.failPending(new ParleyApiError(0, 'network_error', `connection closed (${code})`));
     if (this.stateValue === 'closed') return;
     if (code === 4401) {
