@@ -85,6 +85,9 @@ export async function buildApp(config: GatewayConfig, infra: Infra, opts: BuildO
   });
   // Verified here only to key the limit per user; the owning service verifies again (defence in depth).
   app.addHook('preHandler', async (request) => {
+    // The WebSocket upgrade is not rate limited here and its protocol verifies
+    // the token itself: verifying it here too would double the connection cost.
+    if (request.routeOptions.url === '/v1/ws') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) return;
     try {

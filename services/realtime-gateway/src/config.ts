@@ -33,6 +33,14 @@ export const GatewayOwnConfig = Type.Object({
   WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   WS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 25_000 }),
   WS_FRAME_RATE_PER_SEC: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+  /**
+   * Admission control of WebSocket `message.send`: sends of one connection
+   * waiting for the message service at once; one more is refused at once
+   * (`error rate_limited` with `retryAfterMs`) instead of queueing.
+   */
+  WS_SENDS_IN_FLIGHT_PER_CONNECTION: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
+  /** The same bound for the whole gateway process (`error unavailable` with `retryAfterMs` past it). */
+  WS_SENDS_IN_FLIGHT_MAX: Type.Integer({ minimum: 1, maximum: 100_000, default: 128 }),
   /** When set, `/metrics` requires `Authorization: Bearer <token>`; unset, it answers loopback callers only. */
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   /** Directory of the built web client served at `/` (packages/web/dist); unset: no web client. */

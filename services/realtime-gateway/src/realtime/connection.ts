@@ -32,6 +32,10 @@ export class Connection {
   /** Last sign of life (frame or pong), ms epoch. */
   lastAliveAt = Date.now();
   readonly limiter: FrameRateLimiter;
+  /** `message.send` frames of this connection waiting for the message service (admission control). */
+  sendsInFlight = 0;
+  /** Its presence key is written (it counts towards its user being online). */
+  presenceRegistered = false;
   /** Highest `rev` sent per conversation (drops duplicates). */
   private readonly sentRev = new Map<string, number>();
   /** Conversations with a `resume` running: live message events wait here. */

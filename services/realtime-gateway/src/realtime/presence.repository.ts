@@ -22,33 +22,88 @@ export class PresenceRepository {
     private readonly connTtlMs: number,
   ) {}
 
-  /** Records a live connection; returns whether the user was already online before it. */
-  async addConnection(userId: string, connId: string, now: Date): Promise<boolean> {
-    const wasOnline = await this.isOnline(userId);
-    await this.kv.set(connKey(userId, connId), '1', { ttlMs: this.connTtlMs });
-    await this.kv.sadd(connsKey(userId), connId);
-    await this.kv.expire(connsKey(userId), SET_TTL_MS);
-    await this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS });
-    return wasOnline;
+  /**
+   * Records a live connection; returns whether the user was already online
+   * before it. The writes and the read of the user's other connections are
+   * issued together (one round trip, pipelined by the store); the other
+   * connections' keys are read only when there are some, and not at all when
+   * the caller already knows the user is online (another live connection on
+   * this gateway).
+   */
+  async addConnection(
+    userId: string,
+    connId: string,
+    now: Date,
+    opts: { knownOnline?: boolean } = {},
+  ): Promise<boolean> {
+    const writes = [
+      this.kv.set(connKey(userId, connId), '1', { ttlMs: this.connTtlMs }),
+      this.kv.sadd(connsKey(userId), connId),
+      this.kv.expire(connsKey(userId), SET_TTL_MS),
+      this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS }),
+    ];
+    if (opts.knownOnline) {
+      await Promise.all(writes);
+      return true;
+    }
+    const [ids] = await Promise.all([this.kv.smembers(connsKey(userId)), ...writes]);
+    return this.anyAlive(
+      userId,
+      (ids as string[]).filter((id) => id !== connId),
+    );
   }
 
   /** A heartbeat answered: the connection lives on. */
   async refreshConnection(userId: string, connId: string, now: Date): Promise<void> {
-    await this.kv.set(connKey(userId, connId), '1', { ttlMs: this.connTtlMs });
-    await this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS });
+    await Promise.all([
+      this.kv.set(connKey(userId, connId), '1', { ttlMs: this.connTtlMs }),
+      this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS }),
+    ]);
   }
 
   /** Forgets a connection; returns whether the user is still online elsewhere. */
-  async removeConnection(userId: string, connId: string, now: Date): Promise<boolean> {
-    await this.kv.del(connKey(userId, connId));
-    await this.kv.srem(connsKey(userId), connId);
-    await this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS });
-    return this.isOnline(userId);
+  async removeConnection(
+    userId: string,
+    connId: string,
+    now: Date,
+    opts: { knownOnline?: boolean } = {},
+  ): Promise<boolean> {
+    return this.removeConnections(userId, [connId], now, opts);
+  }
+
+  /**
+   * Forgets some connections of one user (all written together); returns
+   * whether the user is still online elsewhere. With `knownOnline` (another
+   * live connection on this gateway) the store is not asked.
+   */
+  async removeConnections(
+    userId: string,
+    connIds: string[],
+    now: Date,
+    opts: { knownOnline?: boolean } = {},
+  ): Promise<boolean> {
+    if (connIds.length === 0) return opts.knownOnline ? true : this.isOnline(userId);
+    const writes = [
+      this.kv.del(...connIds.map((id) => connKey(userId, id))),
+      this.kv.srem(connsKey(userId), ...connIds),
+      this.kv.set(seenKey(userId), now.toISOString(), { ttlMs: SEEN_TTL_MS }),
+    ];
+    if (opts.knownOnline) {
+      await Promise.all(writes);
+      return true;
+    }
+    // Read after the removal (same connection, in order): the ids left are the others.
+    const [, , , ids] = await Promise.all([...writes, this.kv.smembers(connsKey(userId))]);
+    return this.anyAlive(userId, ids as string[]);
   }
 
   /** Online when any recorded connection key is still alive; dead entries are pruned. */
   async isOnline(userId: string): Promise<boolean> {
-    const ids = await this.kv.smembers(connsKey(userId));
+    return this.anyAlive(userId, await this.kv.smembers(connsKey(userId)));
+  }
+
+  /** Whether any of these recorded connections of the user is alive; dead entries are pruned. */
+  private async anyAlive(userId: string, ids: string[]): Promise<boolean> {
     if (ids.length === 0) return false;
     const alive = await this.kv.mget(ids.map((id) => connKey(userId, id)));
     const dead = ids.filter((_id, i) => alive[i] === null);

@@ -22,6 +22,15 @@ export function realtimeMetrics(registry: Registry) {
       name: 'ws_rate_limited_closes_total',
       help: 'Connections closed with 4429 for exceeding the frame rate',
     }),
+    sendsInFlight: gauge(registry, {
+      name: 'ws_sends_in_flight',
+      help: 'WebSocket message.send frames waiting for the message service (admission control)',
+    }),
+    sendsRefused: counter<'bound'>(registry, {
+      name: 'ws_sends_refused_total',
+      help: 'WebSocket message.send frames refused at once by admission control, by bound (connection, gateway)',
+      labelNames: ['bound'],
+    }),
     heldConversations: gauge(registry, {
       name: 'ws_conversation_subscriptions',
       help: 'Conversations this gateway is subscribed to (interest-based routing)',

@@ -36,8 +36,18 @@ export interface ProtocolDeps {
 /** Frames received while authentication is still running wait here (bounded). */
 const MAX_QUEUED_FRAMES = 32;
 const CHANGES_PAGE = 200;
+/** Bounds of the `retryAfterMs` advice given with a refused send. */
+const RETRY_AFTER_MIN_MS = 50;
+const RETRY_AFTER_MAX_MS = 5000;
 
 export class RealtimeProtocol {
+  /** `message.send` frames of every connection waiting for the message service. */
+  private sendsInFlight = 0;
+  /** Moving average of how long a send takes upstream: the retry advice of a refused one. */
+  private sendMs = 100;
+  /** Set at shutdown: closing sockets no longer touch presence. */
+  private stopping = false;
+
   constructor(private readonly deps: ProtocolDeps) {}
 
   /**
@@ -186,29 +196,100 @@ export class RealtimeProtocol {
   }
 
   private async markOnline(conn: Connection): Promise<void> {
+    const { hub, presence } = this.deps;
     try {
-      const wasOnline = await this.deps.presence.addConnection(conn.userId, conn.id, new Date());
-      if (!wasOnline) this.deps.hub.publishPresence(conn.userId, 'online', null);
+      // Another registered connection here: online already, no need to ask the store or tell anyone.
+      const knownOnline = hub.hasOtherOnline(conn.userId, conn);
+      const wasOnline = await presence.addConnection(conn.userId, conn.id, new Date(), { knownOnline });
+      conn.presenceRegistered = true;
+      if (!wasOnline) hub.publishPresence(conn.userId, 'online', null);
     } catch (err) {
       this.deps.logger.warn({ err }, 'presence unavailable');
     }
   }
 
   private async onClosed(conn: Connection): Promise<void> {
+    // At shutdown the presence of every socket is removed at once, before the store closes.
+    if (this.stopping) {
+      this.deps.hub.detach(conn);
+      return;
+    }
     const conversations = this.deps.hub.conversationsOf(conn.userId);
+    const knownOnline = this.deps.hub.hasOtherOnline(conn.userId, conn);
     this.deps.hub.detach(conn);
     try {
       const now = new Date();
-      const stillOnline = await this.deps.presence.removeConnection(conn.userId, conn.id, now);
+      const stillOnline = await this.deps.presence.removeConnection(conn.userId, conn.id, now, { knownOnline });
       if (!stillOnline) this.publishOffline(conn.userId, now.toISOString(), conversations);
     } catch (err) {
       this.deps.logger.warn({ err }, 'presence unavailable');
     }
   }
 
+  /**
+   * Gateway shutdown, before the key-value store and the bus close: every
+   * socket is closed with 1001 (clients reconnect elsewhere and `resume`),
+   * the presence of all of them is removed in one batch per user (users left
+   * with no connection anywhere go offline), and the sockets get up to
+   * `waitMs` to finish their close handshake. Sockets closing later touch
+   * neither the store nor the bus.
+   */
+  async shutdown(conns: Connection[], waitMs = 2000): Promise<void> {
+    this.stopping = true;
+    const { hub, presence, logger } = this.deps;
+    const byUser = new Map<string, { ids: string[]; conversations: string[] }>();
+    for (const c of conns) {
+      if (c.state !== 'open' || !c.presenceRegistered) continue;
+      let entry = byUser.get(c.userId);
+      if (!entry) {
+        entry = { ids: [], conversations: hub.conversationsOf(c.userId) };
+        byUser.set(c.userId, entry);
+      }
+      entry.ids.push(c.id);
+    }
+    const closed = conns.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.socket.readyState === c.socket.CLOSED) resolve();
+          else c.socket.once('close', () => resolve());
+        }),
+    );
+    for (const c of conns) c.close(WS_CLOSE.goingAway, 'server going away');
+
+    const now = new Date();
+    let failed = 0;
+    let lastError: unknown;
+    await Promise.all(
+      [...byUser].map(async ([userId, { ids, conversations }]) => {
+        try {
+          if (!(await presence.removeConnections(userId, ids, now))) {
+            this.publishOffline(userId, now.toISOString(), conversations);
+          }
+        } catch (err) {
+          failed += 1;
+          lastError = err;
+        }
+      }),
+    );
+    if (failed > 0) logger.warn({ err: lastError, users: failed }, 'presence unavailable at shutdown');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
   private publishOffline(userId: string, lastSeenAt: string, conversations: string[]): void {
     // Captured before detach: the hub forgets the conversations of a user with no connection here.
     this.deps.hub.publishPresenceFor(userId, 'offline', lastSeenAt, conversations);
+  }
+
+  /** When a refused send should come again: about when a send in flight now will have finished. */
+  private retryAfterMs(): number {
+    return Math.round(Math.min(RETRY_AFTER_MAX_MS, Math.max(RETRY_AFTER_MIN_MS, this.sendMs)));
   }
 
   /** Heartbeat of one connection; false when it missed two intervals and was dropped. */
@@ -302,21 +383,58 @@ export class RealtimeProtocol {
     }
   }
 
+  /**
+   * Admission control: a send goes to the message service only while this
+   * connection has fewer than WS_SENDS_IN_FLIGHT_PER_CONNECTION and the
+   * gateway fewer than WS_SENDS_IN_FLIGHT_MAX sends waiting there; any other
+   * is refused at once, before anything is stored (`rate_limited` for the
+   * connection's bound, `unavailable` for the gateway's), with `retryAfterMs`,
+   * rather than queued behind a backlog until the upstream timeout.
+   */
   private async send(conn: Connection, frame: Extract<ClientFrame, { type: 'message.send' }>): Promise<void> {
+    const { config, metrics } = this.deps;
+    if (conn.sendsInFlight >= config.WS_SENDS_IN_FLIGHT_PER_CONNECTION) {
+      metrics.sendsRefused.inc({ bound: 'connection' });
+      this.error(conn, 'rate_limited', 'too many sends waiting for an answer on this connection, retry later', {
+        replyTo: frame.id,
+        retryAfterMs: this.retryAfterMs(),
+      });
+      return;
+    }
+    if (this.sendsInFlight >= config.WS_SENDS_IN_FLIGHT_MAX) {
+      metrics.sendsRefused.inc({ bound: 'gateway' });
+      this.error(conn, 'unavailable', 'the message service is saturated, retry later', {
+        replyTo: frame.id,
+        retryAfterMs: this.retryAfterMs(),
+      });
+      return;
+    }
     const { conversationId, messageType, id: _id, type: _t, ...fields } = frame;
-    const res = await this.deps.upstream.call<Message>({
-      service: 'message',
-      method: 'POST',
-      path: `/v1/conversations/${conversationId}/messages`,
-      token: conn.token,
-      requestId: newId(),
-      body: { ...fields, ...(messageType ? { type: messageType } : {}) },
-    });
+    conn.sendsInFlight += 1;
+    this.sendsInFlight += 1;
+    metrics.sendsInFlight.set(this.sendsInFlight);
+    const started = performance.now();
+    let res: Awaited<ReturnType<UpstreamClient['call']>>;
+    try {
+      res = await this.deps.upstream.call<Message>({
+        service: 'message',
+        method: 'POST',
+        path: `/v1/conversations/${conversationId}/messages`,
+        token: conn.token,
+        requestId: newId(),
+        body: { ...fields, ...(messageType ? { type: messageType } : {}) },
+      });
+    } finally {
+      conn.sendsInFlight -= 1;
+      this.sendsInFlight -= 1;
+      metrics.sendsInFlight.set(this.sendsInFlight);
+      this.sendMs += (performance.now() - started - this.sendMs) / 8;
+    }
     if (!res.ok) {
       this.upstreamError(conn, res.error, frame.id);
       return;
     }
-    conn.send({ type: 'ack', replyTo: frame.id, message: res.body });
+    conn.send({ type: 'ack', replyTo: frame.id, message: res.body as Message });
     // The sender may have joined this conversation a moment ago: make sure its events reach them.
     void this.deps.hub.ensureMember(conn.userId, conversationId);
   }
@@ -395,13 +513,14 @@ export class RealtimeProtocol {
     conn: Connection,
     code: string,
     message: string,
-    opts: { replyTo?: string; details?: ErrorDetail[] } = {},
+    opts: { replyTo?: string; details?: ErrorDetail[]; retryAfterMs?: number } = {},
   ): void {
     const frame: ServerFrame = {
       type: 'error',
       ...(opts.replyTo ? { replyTo: opts.replyTo } : {}),
       code,
       message,
+      ...(opts.retryAfterMs !== undefined ? { retryAfterMs: opts.retryAfterMs } : {}),
       error: { code, message, ...(opts.details ? { details: opts.details } : {}) },
     };
     conn.send(frame);

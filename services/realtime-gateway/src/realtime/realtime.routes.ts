@@ -27,10 +27,12 @@ export async function realtimeRoutes(app: FastifyInstance, opts: RealtimeRouteOp
   const sockets = new Set<Connection>();
 
   // Registered before @fastify/websocket's own preClose, so clients get 1001
-  // ("going away": reconnect elsewhere and resume) before the server stops.
+  // ("going away": reconnect elsewhere and resume) before the server stops,
+  // and their presence is removed while the key-value store is still open
+  // (it closes after the app).
   app.addHook('preClose', async () => {
     clearInterval(heartbeat);
-    for (const c of [...sockets]) c.close(WS_CLOSE.goingAway, 'server going away');
+    await protocol.shutdown([...sockets]);
   });
   app.addHook('onClose', async () => hub.stop());
 

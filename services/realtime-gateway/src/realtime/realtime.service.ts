@@ -95,6 +95,12 @@ export class RealtimeHub {
       this.bus.subscribe(filterOf('member.added'), (m) => this.onMemberAdded(m.data)),
       this.bus.subscribe(filterOf('conversation.created'), (m) => this.onConversationCreated(m.data)),
       this.bus.subscribe(LIVE.presenceAll, (m) => this.onPresenceSignal(m.data)),
+      // Revocations for every user, routed here by the subject's user id: they
+      // are rare (logout, refresh-token reuse, account deletion), so hearing all
+      // of them costs a gateway next to nothing, and it saves two
+      // subscriptions per connected user (and the SUB/UNSUB traffic of each).
+      this.bus.subscribe(filterOf('session.revoked'), (m) => this.onUserEvent(userOfSubject(m.subject), m.data)),
+      this.bus.subscribe(filterOf('user.deleted'), (m) => this.onUserEvent(userOfSubject(m.subject), m.data)),
     );
   }
 
@@ -122,6 +128,12 @@ export class RealtimeHub {
 
   isMember(userId: string, conversationId: string): boolean {
     return this.users.get(userId)?.conversations.has(conversationId) ?? false;
+  }
+
+  /** Whether another connection of this user here has its presence registered (so the user is online). */
+  hasOtherOnline(userId: string, except: Connection): boolean {
+    for (const c of this.users.get(userId)?.conns ?? []) if (c !== except && c.presenceRegistered) return true;
+    return false;
   }
 
   conversationsOf(userId: string): string[] {
@@ -220,12 +232,14 @@ export class RealtimeHub {
 
   // ---- interest -----------------------------------------------------------
 
+  /**
+   * A connected user's own subjects. Notifications (one per member per
+   * message, the largest stream there is) stay interest-based: only the
+   * gateways holding the user receive them. Revocations come through the
+   * gateway-wide subscriptions of `start`.
+   */
   private subscribeUser(userId: string): Subscription[] {
-    return [
-      this.bus.subscribe(`notification.${userId}.*`, (m) => this.onUserEvent(userId, m.data)),
-      this.bus.subscribe(`session.${userId}.*`, (m) => this.onUserEvent(userId, m.data)),
-      this.bus.subscribe(`user.${userId}.*`, (m) => this.onUserEvent(userId, m.data)),
-    ];
+    return [this.bus.subscribe(`notification.${userId}.*`, (m) => this.onUserEvent(userId, m.data))];
   }
 
   /** Adds a local user's interest in a conversation; returns false if it was there. */
@@ -266,15 +280,15 @@ export class RealtimeHub {
     this.deps.metrics.heldConversations.set(this.conversations.size);
   }
 
+  /**
+   * Two subscriptions per held conversation: every event keyed by it
+   * (`*.<id>.*`: `message.*`, `receipt.*`, `conversation.*`, `member.*`; a
+   * `member.added` is acted on by the global subscription and ignored here),
+   * and its typing signals.
+   */
   private subscribeConversation(id: string): Subscription[] {
-    const onEvent = (m: { data: unknown }) => this.onConversationEvent(id, m.data);
     return [
-      this.bus.subscribe(`message.${id}.*`, onEvent),
-      this.bus.subscribe(`receipt.${id}.*`, onEvent),
-      this.bus.subscribe(`conversation.${id}.*`, onEvent),
-      // `added` comes through the global `member.*.added` subscription.
-      this.bus.subscribe(filterOf('member.removed', id), onEvent),
-      this.bus.subscribe(filterOf('member.updated', id), onEvent),
+      this.bus.subscribe(`*.${id}.*`, (m) => this.onConversationEvent(id, m.subject, m.data)),
       this.bus.subscribe(LIVE.typing(id), (m) => this.onTyping(id, m.data)),
     ];
   }
@@ -311,7 +325,9 @@ export class RealtimeHub {
     if (Number.isFinite(ms) && ms >= 0) this.deps.metrics.deliveryLatency.observe(ms / 1000);
   }
 
-  private onConversationEvent(conversationId: string, data: unknown): void {
+  private onConversationEvent(conversationId: string, subject: string, data: unknown): void {
+    // Acted on by the global `member.*.added` subscription: not parsed twice.
+    if (subject.endsWith('.added')) return;
     const event = this.parse(data);
     if (!event) return;
     switch (event.type) {
@@ -429,10 +445,11 @@ export class RealtimeHub {
   }
 
   private onUserEvent(userId: string, data: unknown): void {
-    const event = this.parse(data);
-    if (!event) return;
+    // Gateway-wide revocations: nothing to do (nor to parse) for a user not connected here.
     const entry = this.users.get(userId);
     if (!entry) return;
+    const event = this.parse(data);
+    if (!event) return;
     switch (event.type) {
       case 'notification.created':
         this.toUser(userId, { type: 'notification.created', notification: event.data.notification });
@@ -511,6 +528,11 @@ export class RealtimeHub {
     }
     for (const u of recipients) for (const c of this.users.get(u)?.conns ?? []) if (c.isOpen) c.sendRaw(raw);
   }
+}
+
+/** The `<key>` of a user-keyed event subject (`session.<userId>.revoked`). */
+function userOfSubject(subject: string): string {
+  return subject.split('.')[1] ?? '';
 }
 
 /** A change from `GET /changes` as the event it stands for (its latest state). */
