@@ -110,6 +110,34 @@ describe.each([
     await o.stop();
   });
 
+  it.skipIf(skip)('addMany writes many events at once, published in the order given', async () => {
+    const o = relay();
+    await o.start();
+    const userId = newId();
+    const events = await infra.db.db.transaction((tx) =>
+      o.addMany(
+        tx,
+        Array.from({ length: 300 }, () => ({ type: 'user.deleted' as const, data: userDeleted(userId) })),
+      ),
+    );
+    o.kick();
+    const ids = events.map((e) => e.id);
+    await arrived(ids);
+    expect(received.filter((e) => ids.includes(e.id)).map((e) => e.id)).toEqual(ids);
+    // One invalid event refuses the whole call and writes nothing.
+    const before = await o.backlog();
+    await expect(
+      infra.db.db.transaction((tx) =>
+        o.addMany(tx, [
+          { type: 'user.deleted', data: userDeleted(newId()) },
+          { type: 'user.deleted', data: { userId: 'not-a-uuid', deletedAt: 'yesterday' } },
+        ]),
+      ),
+    ).rejects.toThrow(/invalid user.deleted event/);
+    expect(await o.backlog()).toBe(before);
+    await o.stop();
+  });
+
   it.skipIf(skip)(
     'leaves a failed event and the later ones of its subject unpublished, and a later round publishes them once',
     async () => {
