@@ -197,6 +197,15 @@ export function createConsumers(opts: ConsumersOptions): Consumers {
       for (let i = 0; i < events; i++) metrics.handleSeconds.observe({ durable }, seconds);
     }
 
+    /** afterCommit is a wake-up call: its failure must not undo (nak) events already committed. */
+    function committed(): void {
+      try {
+        opts.afterCommit?.();
+      } catch (err) {
+        log.error({ err, durable }, 'afterCommit failed');
+      }
+    }
+
     async function runBatch(batch: Queued[]): Promise<void> {
       const startedAt = process.hrtime.bigint();
       let applied: boolean;
@@ -222,12 +231,12 @@ export function createConsumers(opts: ConsumersOptions): Consumers {
             observe(oneStartedAt, 1);
           }
         }
-        if (anyApplied) opts.afterCommit?.();
+        if (anyApplied) committed();
         return;
       }
       metrics.batchEvents.observe({ durable }, batch.length);
       observe(startedAt, batch.length);
-      if (applied) opts.afterCommit?.();
+      if (applied) committed();
       for (const q of batch) q.resolve();
     }
 
@@ -266,7 +275,7 @@ export function createConsumers(opts: ConsumersOptions): Consumers {
             drain().catch((err) => {
               // runBatch settles every event it takes; this is a bug guard, not a path.
               log.error({ err, durable }, 'consumer batch loop failed');
-              for (const q of queue.splice(0)) q.reject(err);
+              for (const q of [...current.splice(0), ...queue.splice(0)]) q.reject(err);
             });
           });
         });
