@@ -11,13 +11,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeEvent, subjectOf } from '@parley/contracts';
 import { connect } from 'nats';
 import { v7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../src/bus/bus';
 import { createNatsBus, natsStreamName } from '../src/bus/nats-bus';
+import { createPgliteDatabase } from '../src/db/pglite';
+import { createOutbox } from '../src/outbox/outbox';
 import { captureLogs } from '../src/testing/logs';
+import { outbox as outboxTable } from './example-service/db/schema';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const available = existsSync(NATS_SERVER);
@@ -202,6 +206,50 @@ describe.skipIf(!available)('nats bus across server failures (private nats-serve
       await nc.close();
     }
     await handle.stop();
+  }, 60_000);
+
+  it('the outbox relay puts its stream back when the server comes back with an empty store', async () => {
+    const { bus, logs } = await newBus('outboxwiped');
+    const db = await createPgliteDatabase();
+    try {
+      await db.migrate({
+        schema: 'example',
+        migrationsFolder: fileURLToPath(new URL('./example-service/drizzle', import.meta.url)),
+      });
+      const outbox = createOutbox({
+        infra: { db, bus, logger: logs.logger },
+        schema: 'example',
+        producer: 'auth',
+        table: outboxTable,
+        sweepIntervalMs: 200,
+        retryBackoffMs: { initial: 50, max: 500 },
+      });
+      const emitOne = () =>
+        outbox.transaction((_tx, emit) => emit('user.deleted', { userId: v7(), deletedAt: new Date().toISOString() }));
+      await outbox.start();
+      await emitOne();
+      await expect.poll(() => outbox.backlog(), { timeout: 10_000 }).toBe(0);
+
+      // No consumer would recreate the stream: only the relay can.
+      await server.kill();
+      await rm(storeDir, { recursive: true, force: true });
+      await server.start();
+      await eventuallyReady(bus);
+      for (let i = 0; i < 3; i++) await emitOne();
+      await expect.poll(() => outbox.backlog(), { timeout: 30_000, interval: 100 }).toBe(0);
+      await outbox.stop();
+
+      const nc = await connect({ servers: server.url });
+      try {
+        const jsm = await nc.jetstreamManager();
+        const info = await jsm.streams.info(natsStreamName('outboxwiped', 'AUTH'));
+        expect(info.state.messages).toBe(3);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await db.close();
+    }
   }, 60_000);
 
   it('retries a durable publish that timed out with the same event id, and the stream stores it once', async () => {
