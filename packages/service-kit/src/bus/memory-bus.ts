@@ -398,6 +398,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       },
     };
     const run = (async () => {
+      // setImmediate callbacks run in the order queued: handlers are called in delivery (stream) order.
       await new Promise<void>((r) => setImmediate(r));
       try {
         await inst.handler(delivered);

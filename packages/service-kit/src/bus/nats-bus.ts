@@ -528,6 +528,12 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       return Math.min(this.maxSettled + 1, ...this.unsettled);
     }
 
+    /**
+     * Starts handlers in the order fetched (stream order), and handle() calls
+     * the handler before its first await: with concurrency > 1 the handlers
+     * are still CALLED in stream order, which consumers.on() relies on to
+     * apply a batch in order (consumers.batch.test.ts checks it).
+     */
     private pump(): void {
       while (this.inflight.size < this.o.concurrency && this.queue.length > 0) {
         const m = this.queue.shift()!;
