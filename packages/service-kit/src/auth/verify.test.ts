@@ -224,6 +224,140 @@ describe('JwksKeyStore', () => {
   });
 });
 
+describe('verified-token cache', () => {
+  let signer: TestSigner;
+  beforeAll(async () => {
+    signer = await createTestSigner();
+  });
+
+  /** A key store whose signature checks (key look-ups by jose) are counted. */
+  function countingStore(opts: ConstructorParameters<typeof JwksKeyStore>[1] = {}, source = signer.keys) {
+    const store = new JwksKeyStore(source, opts);
+    const getKey = store.getKey;
+    const counted = { store, checks: 0 };
+    Object.defineProperty(store, 'getKey', {
+      value: (...args: Parameters<typeof getKey>) => {
+        counted.checks++;
+        return getKey(...args);
+      },
+    });
+    return counted;
+  }
+
+  it('checks the signature of a token once, then answers it from the cache', async () => {
+    const c = countingStore();
+    const userId = randomUUID();
+    const sessionId = randomUUID();
+    const token = await signer.sign({ userId, sessionId });
+    for (let i = 0; i < 5; i++) {
+      await expect(verifyAccessToken(token, { keys: c.store, issuer, audience })).resolves.toMatchObject({
+        userId,
+        sessionId,
+      });
+    }
+    expect(c.checks).toBe(1);
+  });
+
+  it('still refuses a cached token once its session or its user is revoked', async () => {
+    const c = countingStore();
+    const kv = createMemoryKv({ prefix: 'cache:' });
+    const userId = randomUUID();
+    const sessionId = randomUUID();
+    const token = await signer.sign({ userId, sessionId });
+    await verifyAccessToken(token, { keys: c.store, issuer, audience, kv });
+
+    await kv.set(revokedSessionKey(sessionId), '1', { ttlMs: 60_000 });
+    expect((await rejection(verifyAccessToken(token, { keys: c.store, issuer, audience, kv }))).message).toBe(
+      'session ended',
+    );
+
+    const other = await signer.sign({ userId, sessionId: randomUUID(), iat: Math.floor(Date.now() / 1000) - 10 });
+    await verifyAccessToken(other, { keys: c.store, issuer, audience, kv });
+    await kv.set(revokedUserKey(userId), String(Date.now()), { ttlMs: 60_000 });
+    expect((await rejection(verifyAccessToken(other, { keys: c.store, issuer, audience, kv }))).message).toBe(
+      'session ended',
+    );
+    expect(c.checks).toBe(2);
+  });
+
+  it('refuses a cached token once it has expired', async () => {
+    const c = countingStore({ verifiedCacheTtlMs: 3_600_000 });
+    const iat = Math.floor(Date.now() / 1000);
+    const token = await signer.sign({ userId: randomUUID(), iat, expiresInSec: 30 });
+    const at = (sec: number) => ({ keys: c.store, issuer, audience, currentDate: new Date((iat + sec) * 1000) });
+    await expect(verifyAccessToken(token, at(1))).resolves.toBeDefined();
+    await expect(verifyAccessToken(token, at(20))).resolves.toBeDefined();
+    expect(c.checks).toBe(1);
+    expect((await rejection(verifyAccessToken(token, at(40)))).message).toBe('token expired');
+  });
+
+  it('checks the signature again after the cache lifetime', async () => {
+    const c = countingStore({ verifiedCacheTtlMs: 10_000 });
+    const iat = Math.floor(Date.now() / 1000);
+    const token = await signer.sign({ userId: randomUUID(), iat });
+    const at = (sec: number) => ({ keys: c.store, issuer, audience, currentDate: new Date((iat + sec) * 1000) });
+    await verifyAccessToken(token, at(0));
+    await verifyAccessToken(token, at(5));
+    expect(c.checks).toBe(1);
+    await verifyAccessToken(token, at(11));
+    expect(c.checks).toBe(2);
+  });
+
+  it('does not answer another issuer or audience from the cache', async () => {
+    const c = countingStore();
+    const token = await signer.sign({ userId: randomUUID() });
+    await verifyAccessToken(token, { keys: c.store, issuer, audience });
+    expect((await rejection(verifyAccessToken(token, { keys: c.store, issuer, audience: 'other-app' }))).message).toBe(
+      'invalid token claim aud',
+    );
+    expect((await rejection(verifyAccessToken(token, { keys: c.store, issuer: 'evil', audience }))).message).toBe(
+      'invalid token claim iss',
+    );
+    await expect(verifyAccessToken(token, { keys: c.store, issuer, audience })).resolves.toBeDefined();
+  });
+
+  it('keeps at most its bound of tokens, dropping the least recently used', async () => {
+    const c = countingStore({ verifiedCacheMaxEntries: 3 });
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => signer.sign({ userId: randomUUID() })));
+    for (const t of tokens) await verifyAccessToken(t, { keys: c.store, issuer, audience });
+    expect(c.store.verified.size).toBe(3);
+    expect(c.checks).toBe(5);
+    // The three newest are cached; the first was dropped and is checked again.
+    for (const t of tokens.slice(2)) await verifyAccessToken(t, { keys: c.store, issuer, audience });
+    expect(c.checks).toBe(5);
+    await verifyAccessToken(tokens[0]!, { keys: c.store, issuer, audience });
+    expect(c.checks).toBe(6);
+    expect(c.store.verified.size).toBe(3);
+  });
+
+  it('stops accepting cached tokens of a key the key set no longer has', async () => {
+    const rotated = await createTestSigner();
+    let served = { keys: [...signer.jwks.keys, ...rotated.jwks.keys] };
+    const c = countingStore({}, async () => served);
+    const old = await signer.sign({ userId: randomUUID() });
+    const fresh = await rotated.sign({ userId: randomUUID() });
+    await verifyAccessToken(old, { keys: c.store, issuer, audience });
+    await verifyAccessToken(fresh, { keys: c.store, issuer, audience });
+    expect(c.checks).toBe(2);
+
+    served = { keys: rotated.jwks.keys };
+    await c.store.refresh(true);
+    expect((await rejection(verifyAccessToken(old, { keys: c.store, issuer, audience }))).message).toBe(
+      'unknown signing key',
+    );
+    await expect(verifyAccessToken(fresh, { keys: c.store, issuer, audience })).resolves.toBeDefined();
+  });
+
+  it('keeps the cache when a refresh brings the same keys', async () => {
+    const c = countingStore();
+    const token = await signer.sign({ userId: randomUUID() });
+    await verifyAccessToken(token, { keys: c.store, issuer, audience });
+    await c.store.refresh(true);
+    await verifyAccessToken(token, { keys: c.store, issuer, audience });
+    expect(c.checks).toBe(1);
+  });
+});
+
 describe('bearerToken', () => {
   it('extracts the token of a Bearer header, case-insensitively', () => {
     expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
