@@ -5,7 +5,8 @@
  * arriving in any order converge on the newest fact.
  */
 import type { DbOrTx } from '@parley/service-kit';
-import { and, eq, inArray, isNull, lte, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, notInArray, type Placeholder, type SQL, sql } from 'drizzle-orm';
+import { preparedStatement } from '../db/prepared';
 import { conversations, counters, markers, members, messages, users } from '../db/schema';
 import type { Access, ConversationModel, MemberModel, MemberRole, MemberState } from './membership.policy';
 
@@ -19,30 +20,48 @@ export interface MemberName {
   name: string | null;
 }
 
+/**
+ * `SELECT <conversation id>` when the model lets the user send into the
+ * conversation (open, and the user an active member): the allowing case of
+ * `decide(access, 'send')`, for a statement that checks and writes at once
+ * (the send path's insert). No row otherwise, whatever the reason.
+ */
+export function sendAllowed(conversationId: string | Placeholder, userId: string | Placeholder): SQL {
+  return sql`SELECT cv.id FROM ${conversations} cv
+             JOIN ${members} mb ON mb.conversation_id = cv.id AND mb.user_id = ${userId}
+             WHERE cv.id = ${conversationId} AND cv.status = 'open' AND mb.state = 'active'`;
+}
+
+interface AccessRow {
+  id: string;
+  type: ConversationModel['type'];
+  visibility: ConversationModel['visibility'];
+  status: ConversationModel['status'];
+  title: string | null;
+  member_user_id: string | null;
+  role: MemberRole | null;
+  state: MemberState | null;
+}
+
+const findAccessStatement = preparedStatement<{ conversationId: string; userId: string }>(
+  'message_find_access',
+  sql`SELECT cv.id, cv.type, cv.visibility, cv.status, cv.title,
+             mb.user_id AS member_user_id, mb.role, mb.state
+      FROM ${conversations} cv
+      LEFT JOIN ${members} mb ON mb.conversation_id = cv.id AND mb.user_id = ${sql.placeholder('userId')}
+      WHERE cv.id = ${sql.placeholder('conversationId')}`,
+);
+
 export function createMembershipRepository() {
   return {
-    /** The conversation and the user's membership in one indexed read. */
+    /** The conversation and the user's membership in one indexed read (a prepared statement). */
     async findAccess(db: DbOrTx, conversationId: string, userId: string): Promise<Access> {
-      const rows = await db
-        .select({
-          id: conversations.id,
-          type: conversations.type,
-          visibility: conversations.visibility,
-          status: conversations.status,
-          title: conversations.title,
-          memberUserId: members.userId,
-          role: members.role,
-          state: members.state,
-        })
-        .from(conversations)
-        .leftJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, userId)))
-        .where(eq(conversations.id, conversationId))
-        .limit(1);
-      const r = rows[0];
+      const [r] = await findAccessStatement<AccessRow>(db, { conversationId, userId });
       if (!r) return { conversation: null, member: null };
       return {
         conversation: { id: r.id, type: r.type, visibility: r.visibility, status: r.status, title: r.title },
-        member: r.memberUserId && r.role && r.state ? { userId: r.memberUserId, role: r.role, state: r.state } : null,
+        member:
+          r.member_user_id && r.role && r.state ? { userId: r.member_user_id, role: r.role, state: r.state } : null,
       };
     },
 

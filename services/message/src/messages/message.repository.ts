@@ -6,12 +6,18 @@
  * (`... seq = seq + 1, rev = rev + 1 RETURNING`), inside the transaction that
  * stores the change. The row lock serializes the writers of that one
  * conversation until they commit or roll back; a rollback returns the numbers
- * with the row, so `seq` has no gaps and neither number repeats. Statements
- * run through postgres.js with prepared statements (one parse per connection).
+ * with the row, so `seq` has no gaps and neither number repeats.
+ *
+ * The send's insert is a prepared statement (`../db/prepared.ts`: built once,
+ * parsed once per connection, one round trip); the other statements go
+ * through `handle.rows`, which drizzle sends unprepared (two round trips for
+ * a statement with parameters, parsed every time).
  */
 import type { Attachment, Message, SystemInfo } from '@parley/contracts';
 import type { DatabaseHandle, DbOrTx } from '@parley/service-kit';
 import { sql } from 'drizzle-orm';
+import { preparedStatement } from '../db/prepared';
+import { sendAllowed } from '../membership/membership.repository';
 
 /** A stored message as read from SQL (snake_case, driver-dependent value types). */
 interface MessageRow {
@@ -102,6 +108,52 @@ export function isDuplicateClientMessageId(err: unknown): boolean {
   return false;
 }
 
+const p = (name: string) => sql.placeholder(name);
+
+/**
+ * The send statement: counter and message in one, prepared. Gated: the
+ * counter row is only taken when the membership model lets the sender send.
+ */
+function insertStatement(gated: boolean) {
+  const counter = gated
+    ? sql`INSERT INTO message.counters AS k (conversation_id, seq, rev)
+          SELECT ok.id, 1, 1 FROM (${sendAllowed(p('conversationId'), p('senderId'))}) AS ok(id)`
+    : sql`INSERT INTO message.counters AS k (conversation_id, seq, rev) VALUES (${p('conversationId')}, 1, 1)`;
+  return preparedStatement<InsertParams>(
+    gated ? 'message_insert_if_allowed' : 'message_insert',
+    sql`WITH c AS (
+          ${counter}
+          ON CONFLICT (conversation_id) DO UPDATE SET seq = k.seq + 1, rev = k.rev + 1
+          RETURNING seq, rev
+        )
+        INSERT INTO message.messages AS m
+          (id, conversation_id, seq, rev, sender_id, client_message_id, type, content, attachments, mentions,
+           parent_id, thread_root_id, system, source_event_id, created_at)
+        SELECT ${p('id')}, ${p('conversationId')}, c.seq, c.rev, ${p('senderId')}, ${p('clientMessageId')}, ${p('type')},
+               ${p('content')}, ${p('attachments')}::jsonb, ${p('mentions')}::jsonb,
+               ${p('parentId')}, ${p('threadRootId')}, ${p('system')}::jsonb,
+               ${p('sourceEventId')}, clock_timestamp()
+        FROM c
+        RETURNING ${COLUMNS}`,
+  );
+}
+
+type InsertParams = Omit<NewMessage, 'attachments' | 'mentions' | 'system'> & {
+  attachments: string;
+  mentions: string;
+  system: string | null;
+};
+
+const insertParams = (m: NewMessage): InsertParams => ({
+  ...m,
+  attachments: JSON.stringify(m.attachments),
+  mentions: JSON.stringify(m.mentions),
+  system: m.system ? JSON.stringify(m.system) : null,
+});
+
+const insertMessage = insertStatement(false);
+const insertMessageIfAllowed = insertStatement(true);
+
 export function createMessageRepository(handle: DatabaseHandle) {
   const rows = <T>(q: ReturnType<typeof sql>, on?: DbOrTx) => handle.rows<T>(q, on);
 
@@ -111,24 +163,20 @@ export function createMessageRepository(handle: DatabaseHandle) {
      * one statement (the counter row is created on the first message).
      */
     async insert(tx: DbOrTx, m: NewMessage): Promise<Message> {
-      const [row] = await rows<MessageRow>(
-        sql`WITH c AS (
-              INSERT INTO message.counters AS k (conversation_id, seq, rev) VALUES (${m.conversationId}, 1, 1)
-              ON CONFLICT (conversation_id) DO UPDATE SET seq = k.seq + 1, rev = k.rev + 1
-              RETURNING seq, rev
-            )
-            INSERT INTO message.messages AS m
-              (id, conversation_id, seq, rev, sender_id, client_message_id, type, content, attachments, mentions,
-               parent_id, thread_root_id, system, source_event_id, created_at)
-            SELECT ${m.id}, ${m.conversationId}, c.seq, c.rev, ${m.senderId}, ${m.clientMessageId}, ${m.type},
-                   ${m.content}, ${JSON.stringify(m.attachments)}::jsonb, ${JSON.stringify(m.mentions)}::jsonb,
-                   ${m.parentId}, ${m.threadRootId}, ${m.system ? JSON.stringify(m.system) : null}::jsonb,
-                   ${m.sourceEventId}, clock_timestamp()
-            FROM c
-            RETURNING ${COLUMNS}`,
-        tx,
-      );
+      const [row] = await insertMessage<MessageRow>(tx, insertParams(m));
       return toMessage(row!);
+    },
+
+    /**
+     * `insert`, in the same single statement, only when the local membership
+     * model says the sender may send: the conversation is open and the sender
+     * an active member (the allowing case of the `send` policy; every other
+     * case is for `MembershipService.authorize`, which may ask the owner).
+     * Null, with no counter taken, when it does not.
+     */
+    async insertIfSenderMaySend(tx: DbOrTx, m: NewMessage & { senderId: string }): Promise<Message | null> {
+      const [row] = await insertMessageIfAllowed<MessageRow>(tx, insertParams(m));
+      return row ? toMessage(row) : null;
     },
 
     /** Adds one to the reply count of the parent and every ancestor above it. */

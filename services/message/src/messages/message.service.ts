@@ -2,11 +2,12 @@
  * The behaviour of messages: send (idempotent per sender and clientMessageId),
  * list, catch-up by rev, get, edit, delete, threads. No Fastify, no SQL.
  *
- * Send path in the steady state: one membership read, one short transaction
- * (counter + insert in one statement, the outbox row, COMMIT), then the
- * read-your-writes watermark in KV; the relay publishes right after COMMIT.
- * Replies add one statement (ancestor reply counts), mentions one read of the
- * member names, only when the content has an `@`.
+ * Send path in the steady state: one short transaction (BEGIN, membership
+ * check + counter + insert in one statement, the outbox row, COMMIT), then
+ * the read-your-writes watermark in KV; the relay publishes right after
+ * COMMIT. Replies and content with an `@` read the membership first (the
+ * reply's parent and the mentions need it), then add one statement each
+ * (ancestor reply counts; the member names).
  */
 import type { Attachment, Message, SendMessageBody } from '@parley/contracts';
 import {
@@ -29,7 +30,7 @@ import type { UserNames } from '../users/user-names.service';
 import { decodeCursor, encodeCursor, isListCursor, isPathCursor, isRevCursor } from './cursor';
 import { mayContainMentions, parseMentions } from './mentions';
 import { contentProblems, editProblems } from './message.rules';
-import { isDuplicateClientMessageId, type MessageRepository } from './message.repository';
+import { isDuplicateClientMessageId, type MessageRepository, type NewMessage } from './message.repository';
 
 export interface MessageServiceDeps {
   db: DatabaseHandle;
@@ -55,6 +56,8 @@ export const DEFAULT_PAGE = 50;
 export const readYourWritesKey = (userId: string, conversationId: string) => `rw:${userId}:${conversationId}`;
 
 class NothingToDo extends Error {}
+/** The membership model does not allow the send: roll back, ask `authorize`. */
+class NotAllowedLocally extends Error {}
 
 export function createMessageService(deps: MessageServiceDeps) {
   const { db, repo, membership, outbox } = deps;
@@ -111,7 +114,11 @@ export function createMessageService(deps: MessageServiceDeps) {
       const problems = contentProblems(type, body.content, attachments);
       if (problems.length) throw validationFailed(problems);
 
-      const access = await membership.authorize(conversationId, userId, 'send');
+      // Plain messages (no reply, no `@`) need nothing from the membership
+      // model but the yes: the insert itself checks it (one statement fewer);
+      // on its no, `authorize` below decides as before (owner asked, error).
+      const plain = !body.parentId && !mayContainMentions(body.content);
+      const access = plain ? null : await membership.authorize(conversationId, userId, 'send');
 
       let parentId: string | null = null;
       let threadRootId: string | null = null;
@@ -125,7 +132,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         parentId = parent.id;
         threadRootId = parent.threadRootId ?? parent.id;
       }
-      const mentions = await mentionsOf(body.content, conversationId, userId, access);
+      const mentions = access ? await mentionsOf(body.content, conversationId, userId, access) : [];
 
       const replay = async (): Promise<{ message: Message; created: boolean }> => {
         const stored = await repo.findByClientMessageId(db.db, userId, body.clientMessageId);
@@ -136,16 +143,17 @@ export function createMessageService(deps: MessageServiceDeps) {
 
       const rate = await deps.limiter.take(userId);
       if (!rate.allowed) {
+        // A refusal of the conversation comes first, as when it is checked first.
+        if (!access) await membership.authorize(conversationId, userId, 'send');
         // A retry of a stored send is answered whatever the rate.
         const stored = await repo.findByClientMessageId(db.db, userId, body.clientMessageId);
         if (stored?.conversationId === conversationId) return { message: stored, created: false };
         throw rateLimited(rate.retryAfterMs / 1000, 'too many messages, slow down');
       }
 
-      let message: Message;
-      try {
-        message = await outbox.transaction(async (tx, emit) => {
-          const m = await repo.insert(tx, {
+      const store = (gated: boolean) =>
+        outbox.transaction(async (tx, emit) => {
+          const m: NewMessage & { senderId: string } = {
             id: newId(),
             conversationId,
             senderId: userId,
@@ -158,11 +166,29 @@ export function createMessageService(deps: MessageServiceDeps) {
             threadRootId,
             system: null,
             sourceEventId: null,
-          });
+          };
+          const stored = gated ? await repo.insertIfSenderMaySend(tx, m) : await repo.insert(tx, m);
+          if (!stored) throw new NotAllowedLocally();
           if (parentId) await repo.bumpAncestors(tx, parentId);
-          await emit('message.created', { message: m });
-          return m;
+          await emit('message.created', { message: stored });
+          return stored;
         });
+
+      let message: Message;
+      try {
+        try {
+          message = await store(plain);
+        } catch (err) {
+          if (!(err instanceof NotAllowedLocally)) throw err;
+          // The model said no (nothing was written): the owner decides.
+          try {
+            await membership.authorize(conversationId, userId, 'send');
+          } catch (refused) {
+            await deps.limiter.refund(userId);
+            throw refused;
+          }
+          message = await store(false);
+        }
       } catch (err) {
         // A concurrent or earlier send with this clientMessageId won; this
         // transaction, its seq and rev included, rolled back.

@@ -56,4 +56,26 @@ describe('send rate limit (token bucket shared by replicas)', () => {
     // Other users have their own bucket.
     expect((await post(h.app, bob)).statusCode).toBe(201);
   });
+
+  it('spends no budget on refused sends, and refuses a conversation before the rate limit', async () => {
+    const carol = await h.makeUser('Carol');
+    const bobs = (await h.world.createConversation({ createdBy: bob.id, memberIds: [], publish: false })).id;
+    const hers = (await h.world.createConversation({ createdBy: carol.id, memberIds: [], publish: false })).id;
+    const sendTo = (conversationId: string) =>
+      h.app.inject({
+        method: 'POST',
+        url: `/v1/conversations/${conversationId}/messages`,
+        headers: carol.auth,
+        payload: { clientMessageId: newId(), content: 'hi' },
+      });
+
+    for (let i = 0; i < 8; i++) expect((await sendTo(bobs)).statusCode).toBe(404);
+    // The whole burst is still there.
+    const burst = [];
+    for (let i = 0; i < 5; i++) burst.push((await sendTo(hers)).statusCode);
+    expect(burst).toEqual([201, 201, 201, 201, 201]);
+    expect((await sendTo(hers)).statusCode).toBe(429);
+    // With an empty bucket, a conversation she is not in is still a 404.
+    expect((await sendTo(bobs)).statusCode).toBe(404);
+  });
 });
