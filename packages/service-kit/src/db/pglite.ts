@@ -4,12 +4,27 @@
  * PGlite instance can be shared by every service of the process (each in its
  * own schema); a shared instance is closed by its owner, not by the handle.
  */
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  openAsBlob,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import type { DatabaseHandle, Db } from './database';
-import { applyMigrations } from './migrate';
+import { applyMigrations, type MigrateOptions } from './migrate';
 import { executeRows } from './rows';
+
+export type { MigrateOptions } from './migrate';
 
 export interface PgliteDatabaseOptions {
   /** A PGlite shared with other services (closed by its owner). */
@@ -52,4 +67,126 @@ export async function createPgliteDatabase(opts: PgliteDatabaseOptions = {}): Pr
       if (owned && !pg.closed) await pg.close();
     },
   };
+}
+
+export interface OpenPgliteOptions {
+  /** Data directory (created by PGlite when missing). */
+  dataDir: string;
+  /**
+   * A fresh data directory (no database in it yet) starts as a copy of a
+   * template: a database on which exactly these migrations were applied, kept
+   * as a tarball in `cacheDir` and named after the PGlite version and the
+   * migration files, so any change to either makes a new one. Without a
+   * matching template the directory is initialised (initdb), the migrations
+   * are applied and the result is saved as the template for next time.
+   * Nothing but the migrations is in a template: it is taken before any
+   * service writes. An existing database is opened as it is.
+   */
+  template?: { cacheDir: string; migrations: MigrateOptions[] };
+}
+
+export interface OpenedPglite {
+  pglite: PGlite;
+  /** `loaded`: the fresh directory was copied from a template; `created`: initialised, and saved as the template; `existing`: a database was there; `initialised`: fresh, no template asked for. */
+  origin: 'loaded' | 'created' | 'existing' | 'initialised';
+  /** The template file used or written. */
+  templateFile?: string;
+  /** Saving the template failed (the database itself is fine: the next fresh start initialises again). */
+  templateError?: Error;
+}
+
+/** Opens PGlite on a data directory, starting a fresh one from a migrated template (see OpenPgliteOptions). */
+export async function openPglite(opts: OpenPgliteOptions): Promise<OpenedPglite> {
+  const fresh = !existsSync(join(opts.dataDir, 'PG_VERSION'));
+  if (!fresh) return { pglite: await PGlite.create(opts.dataDir), origin: 'existing' };
+  if (!opts.template) return { pglite: await PGlite.create(opts.dataDir), origin: 'initialised' };
+
+  const { cacheDir, migrations } = opts.template;
+  const templateFile = join(cacheDir, `pglite-${pgliteTemplateKey(migrations)}.tar`);
+  let tarball: Blob | undefined;
+  try {
+    tarball = await openAsBlob(templateFile);
+  } catch {
+    // no template yet
+  }
+  if (tarball) {
+    const pglite = await PGlite.create(opts.dataDir, { loadDataDir: tarball });
+    return { pglite, origin: 'loaded', templateFile };
+  }
+
+  const pglite = await PGlite.create(opts.dataDir);
+  try {
+    const db = drizzle({ client: pglite }) as unknown as Db;
+    for (const m of migrations) await applyMigrations(db, m);
+    // Written to the data files, so loading the template replays no WAL.
+    await pglite.exec('CHECKPOINT');
+  } catch (err) {
+    await pglite.close();
+    throw err;
+  }
+  try {
+    const dump = await pglite.dumpDataDir('none');
+    saveTemplate(templateFile, Buffer.from(await dump.arrayBuffer()));
+  } catch (err) {
+    return { pglite, origin: 'created', templateFile, templateError: err as Error };
+  }
+  return { pglite, origin: 'created', templateFile };
+}
+
+/** Writes the template atomically (concurrent starts may race) and removes older templates beside it. */
+function saveTemplate(file: string, data: Buffer): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (path !== file && /^pglite-[0-9a-f]+\.tar$/.test(name)) rmSync(path, { force: true });
+  }
+}
+
+/** Hash of the PGlite version and every file of the migration folders, with their schemas. */
+export function pgliteTemplateKey(migrations: MigrateOptions[]): string {
+  const hash = createHash('sha256');
+  hash.update(`pglite ${pgliteVersion()}\n`);
+  for (const m of migrations) {
+    hash.update(`schema ${m.schema}\n`);
+    for (const file of listFiles(m.migrationsFolder)) {
+      hash.update(`file ${file}\n`);
+      hash.update(readFileSync(join(m.migrationsFolder, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  )) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(dir, rel));
+    else out.push(rel);
+  }
+  return out;
+}
+
+function pgliteVersion(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  let dir = dirname(entry);
+  for (let i = 0; i < 4; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      const { name, version } = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
+      if (name === '@electric-sql/pglite' && version) return version;
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the version of @electric-sql/pglite');
 }
