@@ -169,9 +169,9 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
     });
     startup.database = opened.origin;
     if (opened.templateError) {
-      logger.warn({ err: opened.templateError, file: opened.templateFile }, 'could not save the database template');
+      logger.warn({ err: opened.templateError, dir: opened.templateDir }, 'could not save the database template');
     }
-    phase('database', { origin: opened.origin, templateFile: opened.templateFile });
+    phase('database', { origin: opened.origin, templateDir: opened.templateDir });
   }
   const pglite = opened?.pglite;
   let infra: Infra;

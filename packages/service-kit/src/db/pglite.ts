@@ -5,16 +5,7 @@
  * own schema); a shared instance is closed by its owner, not by the handle.
  */
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  openAsBlob,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -74,12 +65,12 @@ export interface OpenPgliteOptions {
   dataDir: string;
   /**
    * A fresh data directory (no database in it yet) starts as a copy of a
-   * template: a database on which exactly these migrations were applied, kept
-   * as a tarball in `cacheDir` and named after the PGlite version and the
-   * migration files, so any change to either makes a new one. Without a
-   * matching template the directory is initialised (initdb), the migrations
-   * are applied and the result is saved as the template for next time.
-   * Nothing but the migrations is in a template: it is taken before any
+   * template: a cleanly shut down database on which exactly these migrations
+   * were applied, kept in `cacheDir` under a name made of the PGlite version
+   * and the migration files, so any change to either makes a new one.
+   * Without a matching template the directory is initialised (initdb), the
+   * migrations are applied and a copy is saved as the template for next
+   * time. Nothing but the migrations is in a template: it is taken before any
    * service writes. An existing database is opened as it is.
    */
   template?: { cacheDir: string; migrations: MigrateOptions[] };
@@ -89,8 +80,8 @@ export interface OpenedPglite {
   pglite: PGlite;
   /** `loaded`: the fresh directory was copied from a template; `created`: initialised, and saved as the template; `existing`: a database was there; `initialised`: fresh, no template asked for. */
   origin: 'loaded' | 'created' | 'existing' | 'initialised';
-  /** The template file used or written. */
-  templateFile?: string;
+  /** The template directory used or written. */
+  templateDir?: string;
   /** Saving the template failed (the database itself is fine: the next fresh start initialises again). */
   templateError?: Error;
 }
@@ -102,52 +93,54 @@ export async function openPglite(opts: OpenPgliteOptions): Promise<OpenedPglite>
   if (!opts.template) return { pglite: await PGlite.create(opts.dataDir), origin: 'initialised' };
 
   const { cacheDir, migrations } = opts.template;
-  const templateFile = join(cacheDir, `pglite-${pgliteTemplateKey(migrations)}.tar`);
-  let tarball: Blob | undefined;
-  try {
-    tarball = await openAsBlob(templateFile);
-  } catch {
-    // no template yet
-  }
-  if (tarball) {
-    const pglite = await PGlite.create(opts.dataDir, { loadDataDir: tarball });
-    return { pglite, origin: 'loaded', templateFile };
+  const templateDir = join(cacheDir, `pglite-${pgliteTemplateKey(migrations)}`);
+  if (existsSync(join(templateDir, 'PG_VERSION'))) {
+    // A plain file copy of a cleanly shut down cluster (what Postgres calls a cold backup).
+    cpSync(templateDir, opts.dataDir, { recursive: true });
+    return { pglite: await PGlite.create(opts.dataDir), origin: 'loaded', templateDir };
   }
 
   const pglite = await PGlite.create(opts.dataDir);
   try {
     const db = drizzle({ client: pglite }) as unknown as Db;
     for (const m of migrations) await applyMigrations(db, m);
-    // Written to the data files, so loading the template replays no WAL.
-    await pglite.exec('CHECKPOINT');
   } catch (err) {
     await pglite.close();
     throw err;
   }
+  // Shut down cleanly so the files are a consistent copy, save them, reopen.
+  await pglite.close();
+  let templateError: Error | undefined;
   try {
-    const dump = await pglite.dumpDataDir('none');
-    saveTemplate(templateFile, Buffer.from(await dump.arrayBuffer()));
+    saveTemplate(opts.dataDir, templateDir);
   } catch (err) {
-    return { pglite, origin: 'created', templateFile, templateError: err as Error };
+    templateError = err as Error;
   }
-  return { pglite, origin: 'created', templateFile };
+  return {
+    pglite: await PGlite.create(opts.dataDir),
+    origin: 'created',
+    templateDir,
+    ...(templateError ? { templateError } : {}),
+  };
 }
 
-/** Writes the template atomically (concurrent starts may race) and removes older templates beside it. */
-function saveTemplate(file: string, data: Buffer): void {
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+/** Copies the data directory into the cache atomically (concurrent starts may race) and removes older templates. */
+function saveTemplate(dataDir: string, templateDir: string): void {
+  const cacheDir = dirname(templateDir);
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${templateDir}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
+    cpSync(dataDir, tmp, { recursive: true });
+    renameSync(tmp, templateDir);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    rmSync(tmp, { recursive: true, force: true });
+    // Another start saved the same template first: as good as ours.
+    if (existsSync(join(templateDir, 'PG_VERSION'))) return;
     throw err;
   }
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (path !== file && /^pglite-[0-9a-f]+\.tar$/.test(name)) rmSync(path, { force: true });
+  for (const name of readdirSync(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (path !== templateDir && /^pglite-[0-9a-f]+$/.test(name)) rmSync(path, { recursive: true, force: true });
   }
 }
 
