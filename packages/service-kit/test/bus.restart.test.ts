@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,8 @@ class PrivateNats {
       if (Date.now() > deadline) throw new Error('private nats-server did not start');
       await sleep(50);
     }
+    // The greeting must come from this process, not from another server that took the port first.
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error('private nats-server exited after start');
   }
 
   /** SIGKILL by PID, and wait until it is gone. */
@@ -100,8 +102,23 @@ class PrivateNats {
     await exited;
   }
 
-  signal(sig: 'SIGSTOP' | 'SIGCONT') {
-    this.proc?.kill(sig);
+  /**
+   * kill(2) only queues the signal: on a loaded machine the server can still
+   * answer for a moment. Wait until the kernel shows the process stopped
+   * (state T in /proc/<pid>/stat) or running again.
+   */
+  async signal(sig: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    const proc = this.proc;
+    if (!proc?.pid || !proc.kill(sig)) return;
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8').catch(() => '');
+      // The state is the field after the parenthesised command name.
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === '' || (sig === 'SIGSTOP') === (state === 'T')) return;
+      if (Date.now() > deadline) throw new Error(`nats-server still in state ${state} after ${sig}`);
+      await sleep(5);
+    }
   }
 }
 
@@ -133,7 +150,7 @@ describe.skipIf(!available)('nats bus across server failures (private nats-serve
   });
 
   afterAll(async () => {
-    server?.signal('SIGCONT');
+    await server?.signal('SIGCONT');
     await Promise.allSettled(buses.map((b) => b.close()));
     await server?.kill();
     if (storeDir) await rm(storeDir, { recursive: true, force: true });
@@ -258,11 +275,11 @@ describe.skipIf(!available)('nats bus across server failures (private nats-serve
     const { event, subject } = userDeleted();
 
     const retries = () => logs.records().filter((r) => r.msg === 'durable publish not acked; retrying same id');
-    server.signal('SIGSTOP');
+    await server.signal('SIGSTOP');
     const published = bus.publishDurable(subject, event);
     // Wait until two attempts timed out: the frozen server now holds several copies of the publish.
     await expect.poll(() => retries().length, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(2);
-    server.signal('SIGCONT');
+    await server.signal('SIGCONT');
     await published;
     expect(retries().every((r) => r.eventId === event.id)).toBe(true);
 
