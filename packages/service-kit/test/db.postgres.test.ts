@@ -50,6 +50,26 @@ describe('postgres database handle', () => {
     expect(rows).toEqual([{ n: 42 }]);
   });
 
+  it('prepares the statements drizzle sends, once per connection, and not with prepare off', async () => {
+    // pg_prepared_statements lists the statements of the session asking, so
+    // everything runs in one transaction (one connection).
+    const preparedHere = async (h: DatabaseHandle) =>
+      h.db.transaction(async (tx) => {
+        for (const n of [1, 2, 3]) {
+          const [row] = await h.rows<{ n: number }>(sql`select ${n}::int + 100 as n`, tx);
+          expect(row?.n).toBe(n + 100);
+        }
+        const listed = await h.rows<{ statement: string }>(
+          sql`select statement from pg_prepared_statements where statement like ${'%::int + 100 as n%'}`,
+          tx,
+        );
+        return listed.length;
+      });
+    // One statement for the three calls: prepared once, then executed by name.
+    expect(await preparedHere(await open())).toBe(1);
+    expect(await preparedHere(await open({ prepare: false }))).toBe(0);
+  });
+
   it('migrates once when three replicas start together, and again is a no-op', async () => {
     const replicas = await Promise.all([open(), open(), open()]);
     await Promise.all(replicas.map((r) => r.migrate({ schema: 'example', migrationsFolder })));

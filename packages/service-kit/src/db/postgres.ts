@@ -41,7 +41,8 @@ export async function createPostgresDatabase(opts: PostgresDatabaseOptions): Pro
       application_name: (opts.applicationName ?? 'parley').slice(0, 63),
     },
   });
-  const db = drizzle({ client }) as unknown as Db;
+  const prepare = opts.prepare ?? true;
+  const db = drizzle({ client: prepare ? preparingClient(client) : client }) as unknown as Db;
 
   return {
     kind: 'postgres',
@@ -76,4 +77,41 @@ export async function createPostgresDatabase(opts: PostgresDatabaseOptions): Pro
       await client.end({ timeout: 5 });
     },
   };
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+/**
+ * drizzle runs every query it was not given a name for (`db.execute`, the
+ * query builders) with postgres.js `prepare: false`: a statement with
+ * parameters then costs two round trips (Parse + Describe, wait for the
+ * parameter types, then Bind + Execute) and a parse and plan on the server,
+ * every time. Behind this wrapper the pool's `prepare` setting decides
+ * instead: postgres.js keeps each connection's statements by their text and
+ * runs a known one in one round trip (and re-prepares a statement a
+ * migration invalidated). Transactions and savepoints get wrapped clients
+ * too. Queries without parameters keep the simple protocol.
+ */
+export function preparingClient<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = value as AnyFn;
+      if (prop === 'unsafe') {
+        return (query: string, args?: unknown, options?: Record<string, unknown>) =>
+          Array.isArray(args) || args === undefined
+            ? fn(query, args ?? [], { ...options, prepare: true })
+            : fn(query, [], { ...(args as Record<string, unknown>), prepare: true });
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const body = args.pop();
+          if (typeof body !== 'function') return fn(...args, body);
+          return fn(...args, (scoped: object) => (body as AnyFn)(preparingClient(scoped)));
+        };
+      }
+      return value;
+    },
+  });
 }
