@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       PORT: 3000,
       HOST: '0.0.0.0',
+      LISTEN_BACKLOG: 4096,
       LOG_LEVEL: 'info',
       BUS_PREFIX: 'parley',
       KV_PREFIX: 'parley:',
@@ -17,6 +18,7 @@ describe('loadConfig', () => {
       AUTH_AUDIENCE: 'parley',
       DB_POOL_MAX: 10,
       DB_PREPARE: true,
+      REDIS_AUTO_PIPELINING: false,
       STREAM_REPLICAS: 1,
     });
   });

@@ -24,10 +24,17 @@ const LogLevel = Type.Union(
  * The variables every service reads. `PORT` defaults to 3000; a service whose
  * port differs builds its base with `baseServiceConfig({ port })`.
  */
-export function baseServiceConfig(defaults: { port?: number } = {}) {
+export function baseServiceConfig(defaults: { port?: number; redisAutoPipelining?: boolean } = {}) {
   return Type.Object({
     PORT: Type.Integer({ minimum: 0, maximum: 65535, default: defaults.port ?? 3000 }),
     HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+    /**
+     * Pending-connection queue of the listening socket (the kernel caps it at
+     * net.core.somaxconn). Node's default, 511, overflows when a gateway
+     * takes a burst of connections (a reconnect storm): the kernel drops the
+     * SYNs and clients retry after 1, 2, 4... seconds.
+     */
+    LISTEN_BACKLOG: Type.Integer({ minimum: 1, maximum: 65535, default: 4096 }),
     LOG_LEVEL: LogLevel,
     DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
     NATS_URL: Type.Optional(Type.String({ minLength: 1 })),
@@ -42,6 +49,8 @@ export function baseServiceConfig(defaults: { port?: number } = {}) {
     DB_POOL_MAX: Type.Integer({ minimum: 2, maximum: 500, default: 10 }),
     /** Prepared statements; set false behind PgBouncer in transaction mode. */
     DB_PREPARE: Type.Boolean({ default: true }),
+    /** Pipeline the Redis commands of one event-loop turn (the gateway's default: true). */
+    REDIS_AUTO_PIPELINING: Type.Boolean({ default: defaults.redisAutoPipelining ?? false }),
     /** JetStream replicas of the streams this service provisions. */
     STREAM_REPLICAS: Type.Integer({ minimum: 1, maximum: 5, default: 1 }),
   });

@@ -47,6 +47,8 @@ export interface InfraConfig {
   dbPoolMax?: number;
   /** Prepared statements (default true; false behind PgBouncer in transaction mode). */
   dbPrepare?: boolean;
+  /** Pipeline one event-loop turn's Redis commands (REDIS_AUTO_PIPELINING). */
+  redisAutoPipelining?: boolean;
   dbStatementTimeoutMs?: number;
   dbIdleInTxTimeoutMs?: number;
   logger?: Logger;
@@ -67,6 +69,7 @@ export function infraConfigOf(
     DB_POOL_MAX: number;
     DB_PREPARE: boolean;
     STREAM_REPLICAS: number;
+    REDIS_AUTO_PIPELINING?: boolean;
   },
   service: string,
 ): InfraConfig {
@@ -81,6 +84,7 @@ export function infraConfigOf(
     dataDir: config.DATABASE_URL ? undefined : join(config.DATA_DIR, service),
     dbPoolMax: config.DB_POOL_MAX,
     dbPrepare: config.DB_PREPARE,
+    redisAutoPipelining: config.REDIS_AUTO_PIPELINING,
     streamReplicas: config.STREAM_REPLICAS,
   };
 }
@@ -128,7 +132,7 @@ export async function createInfra(cfg: InfraConfig): Promise<Infra> {
     const kvPrefix = cfg.kvPrefix ?? 'parley:';
     let kv: KeyValue;
     if (cfg.redisUrl) {
-      kv = createRedisKv({ url: cfg.redisUrl, prefix: kvPrefix, logger });
+      kv = createRedisKv({ url: cfg.redisUrl, prefix: kvPrefix, logger, autoPipelining: cfg.redisAutoPipelining });
       const owned = kv;
       closers.push(() => owned.close());
     } else if (cfg.memoryKv) {

@@ -17,6 +17,14 @@ runKvContract('redis', (p) => createRedisKv({ url: redisUrl, prefix: p }), {
   },
 });
 
+// The gateway's client: commands of one event-loop turn go out as one pipeline.
+runKvContract('redis, auto-pipelined', (p) => createRedisKv({ url: redisUrl, prefix: p, autoPipelining: true }), {
+  prefix: `${prefix}ap:`,
+  after: async () => {
+    await deleteKeysWithPrefix(redisUrl, `${prefix}ap:`);
+  },
+});
+
 describe('redis kv when Redis is unreachable', () => {
   it('fails fast with KeyValueUnavailableError instead of hanging', async () => {
     const kv = createRedisKv({ url: 'redis://127.0.0.1:1', prefix });

@@ -278,7 +278,7 @@ export async function startParley(opts: StandaloneOptions = {}): Promise<Running
     apps.push(gateway);
     const port = Number(env.PORT ?? 3000);
     const host = env.HOST ?? '0.0.0.0';
-    await gateway.listen({ port, host });
+    await gateway.listen({ port, host, backlog: gatewayConfig.LISTEN_BACKLOG });
     const addr = gateway.server.address();
     const actualPort = addr && typeof addr !== 'string' ? addr.port : port;
     phase('gateway');

@@ -9,6 +9,9 @@ describe('gateway config', () => {
     expect(c.RATE_LIMIT_ANON_PER_MIN).toBe(20);
     expect(c.RATE_LIMIT_USER_PER_MIN).toBe(600);
     expect(serviceUrls(c).message).toBe('http://127.0.0.1:3003');
+    // A burst of connections issues several presence commands each: pipelined by default here only.
+    expect(c.REDIS_AUTO_PIPELINING).toBe(true);
+    expect(loadConfig(GatewayConfig, { REDIS_AUTO_PIPELINING: 'false' }).REDIS_AUTO_PIPELINING).toBe(false);
   });
 
   it('names the failing variable', () => {

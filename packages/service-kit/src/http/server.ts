@@ -16,6 +16,8 @@ import { closeInfra, createInfra, infraConfigOf } from '../infra-factory';
 export interface RunServiceOptions {
   port: number;
   host?: string;
+  /** Listen backlog (default 4096, capped by the kernel's net.core.somaxconn). */
+  backlog?: number;
   /** Logger for lifecycle lines; default the app's. */
   logger?: Pick<Logger, 'info' | 'error' | 'fatal'>;
   /** Runs after the app closed, e.g. `() => closeInfra(infra)`. */
@@ -77,7 +79,7 @@ export async function runService(
 
   let address: string;
   try {
-    address = await app.listen({ port: opts.port, host: opts.host ?? '0.0.0.0' });
+    address = await app.listen({ port: opts.port, host: opts.host ?? '0.0.0.0', backlog: opts.backlog ?? 4096 });
   } catch (err) {
     log.fatal({ err }, 'service failed to listen');
     await close();
@@ -109,6 +111,7 @@ export async function startService<C extends BaseServiceConfig>(spec: {
   return runService(() => spec.build(config, infra), {
     port: config.PORT,
     host: config.HOST,
+    backlog: config.LISTEN_BACKLOG,
     onClose: () => closeInfra(infra),
   });
 }
