@@ -47,7 +47,10 @@ export const GatewayOwnConfig = Type.Object({
   WEB_ROOT: Type.Optional(Type.String({ minLength: 1 })),
 });
 
-export const GatewayConfig = Type.Composite([baseServiceConfig({ port: 3000, redisAutoPipelining: true }), GatewayOwnConfig]);
+export const GatewayConfig = Type.Composite([
+  baseServiceConfig({ port: 3000, redisAutoPipelining: true }),
+  GatewayOwnConfig,
+]);
 export type GatewayConfig = Static<typeof GatewayConfig>;
 
 /** The upstream services a `/v1` route can belong to. */

@@ -13,7 +13,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 const rooms = new Map<string, { sockets: Set<WebSocket>; seq: number }>();
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 4096, perMessageDeflate: false, maxPayload: 64 * 1024 });
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  backlog: 4096,
+  perMessageDeflate: false,
+  maxPayload: 64 * 1024,
+});
 
 wss.on('connection', (ws, req) => {
   const url = new URL(req.url ?? '/', 'http://bare');
