@@ -61,10 +61,10 @@ export async function startNotificationSubscribers(deps: SubscriberDeps): Promis
   });
 
   await on('message', 'message.created', 'message-created', async (d, tx) => {
-    const created = await notifications.notifyNewMessage(tx, d.message);
+    await notifications.notifyNewMessage(tx, d.message);
   });
   await on('message', 'message.updated', 'message-updated', async (d, tx, at) => {
-    const created = await notifications.notifyEdit(tx, d, at);
+    await notifications.notifyEdit(tx, d, at);
   });
   await on('message', 'message.deleted', 'message-deleted', (d, tx) =>
     notifications.forgetMessageContent(tx, d.message.id),
