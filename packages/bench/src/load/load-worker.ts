@@ -45,7 +45,8 @@ interface Client {
   /** Sends awaiting their ack, by frame id. */
   pending: Map<string, Pending>;
   onReady: (() => void) | null;
-  onResumed: (() => void) | null;
+  /** Called with true when the gateway answered `resumed`, false on an error to the resume. */
+  onResumed: ((ok: boolean) => void) | null;
   expected: Record<string, number> | null;
   resumeStartedAt: number;
 }
@@ -183,7 +184,7 @@ function onData(client: Client, data: Buffer): void {
         return;
       }
       if (frame.replyTo.startsWith('resume')) {
-        client.onResumed?.();
+        client.onResumed?.(frame.type === 'ack');
         return;
       }
       const p = client.pending.get(frame.replyTo);
@@ -206,7 +207,7 @@ function onData(client: Client, data: Buffer): void {
       return;
     }
     case 'resumed':
-      client.onResumed?.();
+      client.onResumed?.(true);
       return;
     case 'resync':
       for (const ph of phases.values()) ph.resyncs++;
@@ -260,13 +261,15 @@ function onMessageCreated(client: Client, data: Buffer): void {
       ph.receivedPerConv.set(client.spec.idx, perConv);
     }
     perConv.set(conversationId, (perConv.get(conversationId) ?? 0) + 1);
-    if (isCaughtUp(client, perConv)) {
-      client.expected = null;
-      ph.caughtUp++;
-      ph.lastCaughtUpAt = now;
-      recordMs(ph.catchUpHist, now - client.resumeStartedAt);
-    }
+    if (isCaughtUp(client, perConv)) markCaughtUp(client, ph, now);
   }
+}
+
+function markCaughtUp(client: Client, ph: PhaseState, now: number): void {
+  client.expected = null;
+  ph.caughtUp++;
+  ph.lastCaughtUpAt = now;
+  recordMs(ph.catchUpHist, now - client.resumeStartedAt);
 }
 
 function isCaughtUp(client: Client, perConv: Map<string, number>): boolean {
@@ -593,12 +596,17 @@ async function resume(
         conversationId,
         rev: client.lastRev.get(conversationId) ?? 0,
       }));
-      const resumed = new Promise<void>((resolve) => {
+      const resumed = new Promise<boolean>((resolve) => {
         client.onResumed = resolve;
       });
       client.ws?.send(JSON.stringify({ type: 'resume', id: `resume-${spec.idx}`, cursors }));
-      await Promise.race([resumed, new Promise((r) => setTimeout(r, timeoutMs))]);
+      const ok = await Promise.race([resumed, new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
       client.onResumed = null;
+      // A client whose conversations got nothing while it was away is caught up
+      // once the gateway confirms the resume (no delivery would ever say so).
+      if (ok && client.expected && isCaughtUp(client, ph.receivedPerConv.get(spec.idx) ?? new Map())) {
+        markCaughtUp(client, ph, nowMs());
+      }
     }),
   );
   // Caught up means every expected message arrived; wait for the stragglers.
