@@ -8,10 +8,18 @@
  * the per-socket state and the wire.
  */
 import { type ServerFrame, WS_CLOSE } from '@parley/contracts';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { FrameRateLimiter } from './frame-rate';
 
 export type ConnectionState = 'pending' | 'open' | 'closed';
+
+/**
+ * A serialized server frame. A frame going to many sockets is encoded to a
+ * Buffer once by the caller; ws would otherwise encode a string again for
+ * every socket.
+ */
+export type Frame = string | Buffer;
 
 export interface ConnectionLimits {
   maxBufferedBytes: number;
@@ -39,8 +47,10 @@ export class Connection {
   /** Highest `rev` sent per conversation (drops duplicates). */
   private readonly sentRev = new Map<string, number>();
   /** Conversations with a `resume` running: live message events wait here. */
-  private readonly resuming = new Map<string, { rev: number; raw: string }[]>();
+  private readonly resuming = new Map<string, { rev: number; raw: Frame }[]>();
   private terminateTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The TCP socket is corked until the end of this tick (see sendRaw). */
+  private corked = false;
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -66,15 +76,44 @@ export class Connection {
   }
 
   /** Sends an already serialized frame (events are serialized once per gateway). */
-  sendRaw(raw: string): void {
+  sendRaw(raw: Frame): void {
     if (this.state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
-    this.socket.send(raw);
+    const corked = this.corkUntilNextTick();
+    this.socket.send(raw, { binary: false });
     this.hooks.onFrameOut(this);
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) this.hooks.onSlowReader(this);
+    // While corked, everything sent this tick is buffered by design: the
+    // slow-reader check runs after the uncork, on what the kernel refused.
+    if (!corked) this.checkBuffered();
+  }
+
+  private checkBuffered(): void {
+    if (this.state !== 'closed' && this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.hooks.onSlowReader(this);
+    }
+  }
+
+  /**
+   * Frames sent to this socket in one tick (a burst of presence changes, a
+   * resume's replay, several events read from the bus at once) leave in one
+   * write (writev) instead of one system call each.
+   */
+  private corkUntilNextTick(): boolean {
+    if (this.corked) return true;
+    // ws keeps the TCP socket it took over at the upgrade as `_socket`.
+    const tcp = (this.socket as unknown as { _socket?: Socket })._socket;
+    if (!tcp || tcp.destroyed) return false;
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+      this.checkBuffered();
+    });
+    return true;
   }
 
   /** A `message.*` event of a conversation, in order, at most once per `rev`. */
-  deliverMessage(conversationId: string, rev: number, raw: string): void {
+  deliverMessage(conversationId: string, rev: number, raw: Frame): void {
     const waiting = this.resuming.get(conversationId);
     if (waiting) {
       waiting.push({ rev, raw });
@@ -94,7 +133,7 @@ export class Connection {
    * Ends a conversation's resume: its missed events (in `rev` order) go out,
    * then whatever arrived live meanwhile that is newer, each `rev` once.
    */
-  endResume(conversationId: string, missed: { rev: number; raw: string }[], floorRev: number): void {
+  endResume(conversationId: string, missed: { rev: number; raw: Frame }[], floorRev: number): void {
     const live = this.resuming.get(conversationId) ?? [];
     this.resuming.delete(conversationId);
     const last = this.sentRev.get(conversationId);

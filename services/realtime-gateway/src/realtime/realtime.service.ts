@@ -390,7 +390,9 @@ export class RealtimeHub {
     const conv = this.conversations.get(conversationId);
     if (!conv) return;
     for (const { rev, item } of events) {
-      const raw = JSON.stringify({ type: item.type, message: (item.data as { message: Message }).message });
+      const raw = Buffer.from(
+        JSON.stringify({ type: item.type, message: (item.data as { message: Message }).message }),
+      );
       for (const userId of conv.users) {
         for (const c of this.users.get(userId)?.conns ?? []) if (c.isOpen) c.deliverMessage(conversationId, rev, raw);
       }
@@ -516,12 +518,14 @@ export class RealtimeHub {
 
   private onPresenceSignal(data: unknown): void {
     if (!presenceSignal.Check(data)) return;
-    const raw = JSON.stringify({
-      type: 'presence',
-      userId: data.userId,
-      status: data.status,
-      lastSeenAt: data.lastSeenAt,
-    } satisfies ServerFrame);
+    const raw = Buffer.from(
+      JSON.stringify({
+        type: 'presence',
+        userId: data.userId,
+        status: data.status,
+        lastSeenAt: data.lastSeenAt,
+      } satisfies ServerFrame),
+    );
     const recipients = new Set<string>();
     for (const id of data.conversationIds) {
       for (const u of this.conversations.get(id)?.users ?? []) if (u !== data.userId) recipients.add(u);
