@@ -184,6 +184,7 @@ function onData(client: Client, data: Buffer): void {
         return;
       }
       if (frame.replyTo.startsWith('resume')) {
+        if (frame.type === 'error') countError(resumeErrors, `resume:${frame.code ?? frame.error?.code ?? 'error'}`);
         client.onResumed?.(frame.type === 'ack');
         return;
       }
@@ -218,6 +219,8 @@ function onData(client: Client, data: Buffer): void {
 }
 
 let orphanErrors: Record<string, number> = {};
+/** Error frames answering a `resume` during the running resume() (reported with its reconnect failures). */
+let resumeErrors: Record<string, number> = {};
 function countOrphanError(code: string): void {
   countError(orphanErrors, code);
 }
@@ -570,6 +573,7 @@ async function resume(
   const ph = phases.get(phase) ?? newPhase(phase, nowMs());
   phases.set(phase, ph);
   const errors: Record<string, number> = {};
+  resumeErrors = errors;
   let reconnected = 0;
   let failed = 0;
   const startedAt = nowMs();

@@ -156,7 +156,7 @@ function section(r: ScenarioResult): string {
       break;
     case 'storm':
       out.push(
-        `${r.clients} clients over ${r.conversations} conversations; ${r.missedMessages} messages sent while they were away; all caught up in **${r.allCaughtUpSeconds ?? 'n/a'} s** (per client p50 / p99 / max: ${(r.catchUp as LatencySummary).p50} / ${(r.catchUp as LatencySummary).p99} / ${(r.catchUp as LatencySummary).max} ms); missing ${r.missing}, duplicates ${r.duplicates}, resyncs ${r.resyncs}, reconnect failures ${JSON.stringify(r.reconnectFailures)}.`,
+        `${r.clients} clients over ${r.conversations} conversations; ${r.missedMessages} messages sent while they were away; all caught up in **${r.allCaughtUpSeconds ?? 'n/a'} s** (per client p50 / p99 / max: ${(r.catchUp as LatencySummary).p50} / ${(r.catchUp as LatencySummary).p99} / ${(r.catchUp as LatencySummary).max} ms); missing ${r.missing}, duplicates ${r.duplicates}, resyncs ${r.resyncs}, reconnect failures and resume errors ${JSON.stringify(r.reconnectFailures)}.`,
         '',
         usageTable(r.usage as UsageWindow),
       );
