@@ -35,6 +35,9 @@ describe('pnpm start (scripts/start.mjs)', () => {
     const now = new Date();
     utimesSync(bundleScript, now, now);
     expect(isBundleFresh()).toBe(false);
+    // The rebuild must start after the edit's millisecond (a build that starts
+    // in the same millisecond as an edit counts it as possibly unread: stale).
+    await new Promise((r) => setTimeout(r, 5));
     await buildBundle();
     expect(isBundleFresh()).toBe(true);
   });
