@@ -163,7 +163,18 @@ describe('DELETE /v1/users/me', () => {
       await doomed.close();
     }
     // What every other service checks: the token's signature and the revocation keys.
-    await expect(ctx.app.verifyAccessToken(user.accessToken)).resolves.toMatchObject({ userId: user.id });
+    // The doomed process wrote no key, so the token is still valid until the
+    // running replica's relay publishes the committed event (it may already
+    // have, on its sweep): a token refused now must come from that event.
+    const early = await ctx.app.verifyAccessToken(user.accessToken).then(
+      (v) => v,
+      (err: { statusCode?: number }) => err,
+    );
+    if ('userId' in early) expect(early.userId).toBe(user.id);
+    else {
+      expect(early.statusCode).toBe(401);
+      expect(await storedEventCount(ctx, `user.${user.id}.deleted`)).toBe(1);
+    }
     // The running replica's relay publishes the event and its consumer writes the keys.
     await eventually(() =>
       ctx.app.verifyAccessToken(user.accessToken).then(
