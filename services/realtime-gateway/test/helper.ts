@@ -55,12 +55,15 @@ export async function createTestKeys(issuer = 'parley', audience = 'parley'): Pr
 export class FakeMemberships {
   private readonly byUser = new Map<string, Set<string>>();
   private readonly subs: Subscription[];
+  /** While set, answers to the memberships RPC wait for it (see hold()). */
+  private gate: Promise<void> | null = null;
 
   constructor(bus: Bus) {
     this.subs = [
-      bus.serve<{ userId: string }, { conversationIds: string[] }>(RPC.conversationMemberships, (req) => ({
-        conversationIds: [...(this.byUser.get(req.userId) ?? [])],
-      })),
+      bus.serve<{ userId: string }, { conversationIds: string[] }>(RPC.conversationMemberships, async (req) => {
+        await this.gate;
+        return { conversationIds: [...(this.byUser.get(req.userId) ?? [])] };
+      }),
       bus.serve<{ conversationId: string; userId: string }, MembershipReply>(RPC.conversationMembership, (req) => {
         const member = this.byUser.get(req.userId)?.has(req.conversationId) ?? false;
         const now = new Date().toISOString();
@@ -72,6 +75,18 @@ export class FakeMemberships {
           : { conversation: null, member: null };
       }),
     ];
+  }
+
+  /** Holds every memberships answer until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    return () => {
+      this.gate = null;
+      release();
+    };
   }
 
   add(userId: string, ...conversationIds: string[]): void {

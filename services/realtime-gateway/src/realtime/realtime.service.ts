@@ -59,6 +59,8 @@ interface UserEntry {
   conns: Set<Connection>;
   conversations: Set<string>;
   subs: Subscription[];
+  /** The user's conversations, being asked for by their first connection here. */
+  loading?: Promise<void>;
 }
 
 interface ConversationEntry {
@@ -156,14 +158,23 @@ export class RealtimeHub {
     entry.conns.add(conn);
     this.deps.metrics.connections.inc();
     if (first) {
-      try {
+      const current = entry;
+      entry.loading = (async () => {
         const reply = await this.bus.request(RPC.conversationMemberships, { userId }, { timeoutMs: 2000 });
         if (!membershipsReply.Check(reply)) throw new Error('malformed memberships reply');
         for (const id of reply.conversationIds) this.addInterest(userId, id);
-      } catch (err) {
-        this.detach(conn);
-        throw err;
-      }
+      })().finally(() => {
+        current.loading = undefined;
+      });
+    }
+    // Another connection of the user that arrives while the first one asks
+    // waits for the same answer: a connection is ready only once the events
+    // of the user's conversations reach this gateway.
+    try {
+      await entry.loading;
+    } catch (err) {
+      this.detach(conn);
+      throw err;
     }
   }
 

@@ -16,6 +16,7 @@ import {
   publishEvent,
   type RunningGateway,
   siblingInfra,
+  sleep,
   startGateway,
   type TestKeys,
   testMessage,
@@ -176,6 +177,28 @@ describe('delivery', () => {
     }
     await e.sync();
     expect(e.ofType('message.created')).toHaveLength(0);
+  });
+
+  it("makes a second connection of a user ready only once the user's conversations are known", async () => {
+    const conv = newId();
+    const user = newId();
+    memberships.add(user, conv);
+    const release = memberships.hold();
+    // Two devices at once: the first asks for the user's conversations, the second arrives meanwhile.
+    const first = WsClient.ready(gw.wsUrl, await keys.sign(user));
+    await sleep(100);
+    const second = WsClient.ready(gw.wsUrl, await keys.sign(user));
+    setTimeout(release, 300);
+    // Whatever happens after the second's `ready` reaches it (and the first).
+    const b = await second;
+    const m = testMessage(conv, newId(), 1);
+    publishEvent(infra.bus, 'message.created', conv, { message: m });
+    const a = await first;
+    clients.push(a, b);
+    for (const c of [a, b]) {
+      const got = await c.next((f) => f.type === 'message.created');
+      expect((got.message as { id: string }).id).toBe(m.id);
+    }
   });
 
   it('starts delivering to a member added mid-connection and stops for a removed one', async () => {
