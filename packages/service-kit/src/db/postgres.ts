@@ -93,25 +93,35 @@ type AnyFn = (...args: unknown[]) => unknown;
  * too. Queries without parameters keep the simple protocol.
  */
 export function preparingClient<T extends object>(client: T): T {
+  // The wrappers are made once per client: drizzle reads `unsafe` on every query.
+  const wrapped = new Map<PropertyKey, AnyFn>();
+  const wrap = (prop: PropertyKey, fn: AnyFn): AnyFn | undefined => {
+    if (prop === 'unsafe') {
+      return (query, args, options) =>
+        Array.isArray(args) || args === undefined
+          ? fn(query, args ?? [], { ...(options as object), prepare: true })
+          : fn(query, [], { ...(args as object), prepare: true });
+    }
+    if (prop === 'begin' || prop === 'savepoint') {
+      return (...args) => {
+        const body = args.pop();
+        if (typeof body !== 'function') return fn(...args, body);
+        return fn(...args, (scoped: object) => (body as AnyFn)(preparingClient(scoped)));
+      };
+    }
+    return undefined;
+  };
   return new Proxy(client, {
     get(target, prop) {
       const value = Reflect.get(target, prop) as unknown;
       if (typeof value !== 'function') return value;
-      const fn = value as AnyFn;
-      if (prop === 'unsafe') {
-        return (query: string, args?: unknown, options?: Record<string, unknown>) =>
-          Array.isArray(args) || args === undefined
-            ? fn(query, args ?? [], { ...options, prepare: true })
-            : fn(query, [], { ...(args as Record<string, unknown>), prepare: true });
+      let fn = wrapped.get(prop);
+      if (!fn) {
+        fn = wrap(prop, value as AnyFn);
+        if (!fn) return value;
+        wrapped.set(prop, fn);
       }
-      if (prop === 'begin' || prop === 'savepoint') {
-        return (...args: unknown[]) => {
-          const body = args.pop();
-          if (typeof body !== 'function') return fn(...args, body);
-          return fn(...args, (scoped: object) => (body as AnyFn)(preparingClient(scoped)));
-        };
-      }
-      return value;
+      return fn;
     },
   });
 }
